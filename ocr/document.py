@@ -1,0 +1,226 @@
+"""The document tree every engine produces and every exporter consumes.
+
+Document → Page → Block → Line → Word. Geometry is in page pixel coordinates
+(x to the right, y down); a polygon is a list of at least four (x, y) points,
+clockwise from the top-left. Text and confidence of lines are derived from their
+words, so the tree cannot contradict itself.
+
+The JSON form (``to_dict``/``from_dict``) is a public contract described by
+``ocr/schema/document.schema.json``; ``from_dict(to_dict(d)) == d`` holds exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+SCHEMA_ID = "ocr.document/1"
+
+Point = tuple[float, float]
+Polygon = tuple[Point, ...]
+
+
+def as_polygon(points: Sequence[Sequence[float]]) -> Polygon:
+    """Normalize a sequence of [x, y] pairs to an immutable polygon."""
+    polygon = tuple((p[0], p[1]) for p in points)
+    if len(polygon) < 4:
+        raise ValueError(f"a polygon needs at least 4 points, got {len(polygon)}")
+    return polygon
+
+
+def box_polygon(x0: float, y0: float, x1: float, y1: float) -> Polygon:
+    """The axis-aligned rectangle (x0, y0)–(x1, y1) as a clockwise polygon."""
+    return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+
+
+def bounding_box(polygons: Sequence[Polygon]) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) enclosing all points of ``polygons``."""
+    xs = [x for poly in polygons for x, _ in poly]
+    ys = [y for poly in polygons for _, y in poly]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def enclosing_polygon(polygons: Sequence[Polygon]) -> Polygon:
+    """The axis-aligned rectangle around ``polygons``."""
+    return box_polygon(*bounding_box(polygons))
+
+
+def _points(polygon: Polygon) -> list[list[float]]:
+    return [[x, y] for x, y in polygon]
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A reading of a word by one engine, kept when another engine's reading won."""
+
+    text: str
+    confidence: float
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "confidence": self.confidence, "source": self.source}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Alternative:
+        return cls(data["text"], data["confidence"], data["source"])
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word: its text, outline, confidence in [0, 1] and the engine that read it."""
+
+    text: str
+    polygon: Polygon
+    confidence: float
+    source: str
+    alternatives: tuple[Alternative, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.confidence <= 1.0:
+            raise ValueError(f"confidence {self.confidence} outside [0, 1]")
+        if len(self.polygon) < 4:
+            raise ValueError("a word polygon needs at least 4 points")
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "text": self.text,
+            "polygon": _points(self.polygon),
+            "confidence": self.confidence,
+            "source": self.source,
+        }
+        if self.alternatives:
+            data["alternatives"] = [a.to_dict() for a in self.alternatives]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Word:
+        return cls(
+            text=data["text"],
+            polygon=as_polygon(data["polygon"]),
+            confidence=data["confidence"],
+            source=data["source"],
+            alternatives=tuple(Alternative.from_dict(a) for a in data.get("alternatives", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Line:
+    """Words on one baseline, in reading order."""
+
+    words: tuple[Word, ...]
+    polygon: Polygon
+
+    @classmethod
+    def of(cls, words: Sequence[Word]) -> Line:
+        """A line around ``words`` (its polygon is their bounding rectangle)."""
+        return cls(tuple(words), enclosing_polygon([w.polygon for w in words]))
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+    @property
+    def confidence(self) -> float:
+        """Mean word confidence weighted by word length (0 for an empty line)."""
+        weights = [max(len(w.text), 1) for w in self.words]
+        if not weights:
+            return 0.0
+        return sum(w.confidence * k for w, k in zip(self.words, weights)) / sum(weights)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "polygon": _points(self.polygon),
+            "confidence": self.confidence,
+            "words": [w.to_dict() for w in self.words],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Line:
+        return cls(tuple(Word.from_dict(w) for w in data["words"]), as_polygon(data["polygon"]))
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph or column fragment: lines in reading order."""
+
+    lines: tuple[Line, ...]
+    polygon: Polygon
+
+    @classmethod
+    def of(cls, lines: Sequence[Line]) -> Block:
+        """A block around ``lines`` (its polygon is their bounding rectangle)."""
+        return cls(tuple(lines), enclosing_polygon([ln.polygon for ln in lines]))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"polygon": _points(self.polygon), "lines": [ln.to_dict() for ln in self.lines]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Block:
+        return cls(tuple(Line.from_dict(ln) for ln in data["lines"]), as_polygon(data["polygon"]))
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page image's reading: its size in pixels, its index in the input, its blocks."""
+
+    index: int
+    width: int
+    height: int
+    blocks: tuple[Block, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """Lines in reading order, a blank line between blocks."""
+        return "\n\n".join(b.text for b in self.blocks if b.lines)
+
+    @property
+    def lines(self) -> Iterator[Line]:
+        return (line for block in self.blocks for line in block.lines)
+
+    @property
+    def words(self) -> Iterator[Word]:
+        return (word for line in self.lines for word in line.words)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "width": self.width,
+            "height": self.height,
+            "blocks": [b.to_dict() for b in self.blocks],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Page:
+        return cls(
+            index=data["index"],
+            width=data["width"],
+            height=data["height"],
+            blocks=tuple(Block.from_dict(b) for b in data["blocks"]),
+        )
+
+
+@dataclass(frozen=True)
+class Document:
+    """The reading of one input (an image file, every page of a PDF or TIFF, or bytes)."""
+
+    source: str
+    pages: tuple[Page, ...] = field(default_factory=tuple)
+
+    @property
+    def text(self) -> str:
+        """Page texts separated by form feeds, as Tesseract does."""
+        return "\n\f".join(p.text for p in self.pages)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": SCHEMA_ID, "source": self.source, "pages": [p.to_dict() for p in self.pages]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Document:
+        if data.get("schema") != SCHEMA_ID:
+            raise ValueError(f"not an {SCHEMA_ID} document: schema={data.get('schema')!r}")
+        return cls(source=data["source"], pages=tuple(Page.from_dict(p) for p in data["pages"]))

@@ -1,0 +1,1 @@
+"""OCR engines: every one implements :class:`ocr.engines.base.Engine`."""

@@ -1,0 +1,41 @@
+"""Errors that reach the user as one line and a documented exit code.
+
+Exit codes of the ``ocr`` command:
+
+====  =====================================================================
+ 0    success
+ 1    unexpected internal error (a bug: please report it)
+ 2    usage error (bad option or argument)
+ 3    an input could not be read (missing, empty, corrupt, unsupported, too large, encrypted)
+ 4    an engine failed (not installed, crashed, timed out)
+====  =====================================================================
+
+With several inputs the exit code is the highest one met; the readable inputs are
+still processed and written.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_ENGINE = 4
+
+
+class OcrError(Exception):
+    """Base class: ``str(error)`` is the one-line message shown to the user."""
+
+    exit_code = EXIT_INTERNAL
+
+
+class InputError(OcrError):
+    """An input cannot be read as page images."""
+
+    exit_code = EXIT_INPUT
+
+
+class EngineError(OcrError):
+    """An OCR engine is unavailable or failed on a page."""
+
+    exit_code = EXIT_ENGINE

@@ -1,0 +1,49 @@
+"""One inference-session abstraction over onnxruntime: providers and threads come from config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import EngineError
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """How models run: ``intra_op_threads`` 0 lets onnxruntime choose; ``device`` is ``auto``, ``cpu`` or ``cuda``."""
+
+    intra_op_threads: int = 0
+    device: str = "auto"
+
+
+class Session:
+    """An onnxruntime session on one model file, with named numpy inputs and outputs."""
+
+    def __init__(self, path: str | Path, config: RuntimeConfig = RuntimeConfig()) -> None:
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.is_file():
+            raise EngineError(f"model file not found: {path} (run `ocr models` to export it)")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = config.intra_op_threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        available = ort.get_available_providers()
+        wanted = ["CPUExecutionProvider"]
+        if config.device in ("auto", "cuda") and "CUDAExecutionProvider" in available:
+            wanted.insert(0, "CUDAExecutionProvider")
+        elif config.device == "cuda":
+            raise EngineError("device 'cuda' requested but onnxruntime has no CUDA provider here")
+        self.path = path
+        self._session = ort.InferenceSession(str(path), sess_options=options, providers=wanted)
+        self.input_names = [i.name for i in self._session.get_inputs()]
+        self.output_names = [o.name for o in self._session.get_outputs()]
+        self.providers = self._session.get_providers()
+
+    def run(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        """Run the model on positional inputs; returns outputs in declaration order."""
+        feed = dict(zip(self.input_names, inputs, strict=True))
+        return self._session.run(self.output_names, feed)
