@@ -1,0 +1,48 @@
+"""Documents to output formats (text, JSON, hOCR, ALTO, TSV), the JSON Schema, and drawing."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any, Callable
+
+from ..document import Document
+from . import alto, hocr, tsv
+from .draw import draw_words
+
+__all__ = ["FORMATS", "draw_words", "render", "schema"]
+
+FORMATS: tuple[str, ...] = ("text", "json", "hocr", "alto", "tsv")
+
+
+def _json(document: Document) -> str:
+    return json.dumps(document.to_dict(), ensure_ascii=False)
+
+
+_RENDERERS: dict[str, Callable[[Document], str]] = {
+    "text": lambda document: document.text,
+    "json": _json,
+    "hocr": hocr.render,
+    "alto": alto.render,
+    "tsv": tsv.render,
+}
+
+
+def render(document: Document, fmt: str) -> str:
+    """``document`` in output format ``fmt`` (one of :data:`FORMATS`).
+
+    ``text``: lines in reading order, a blank line between blocks, a form feed between
+    pages. ``json``: the ``ocr.document/1`` contract on one line. ``hocr``, ``alto``,
+    ``tsv``: complete files in those formats.
+    """
+    try:
+        renderer = _RENDERERS[fmt]
+    except KeyError:
+        raise ValueError(f"unknown output format {fmt!r} (choose from {', '.join(FORMATS)})") from None
+    return renderer(document)
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the ``json`` output, ``ocr/schema/document.schema.json``."""
+    text = resources.files("ocr").joinpath("schema/document.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
