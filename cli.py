@@ -2,15 +2,384 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence, TextIO
+
 import click
+import numpy as np
+from PIL import Image
 
 from ocr import __version__
+from ocr.config import DEFAULT_DPI, DEFAULT_ENGINE, DEFAULT_MAX_PIXELS, MODES, ScanOptions
+from ocr.document import Page
+from ocr.engines import create_engine, engine_class, engine_names
+from ocr.errors import EXIT_INTERNAL, EXIT_OK, OcrError, UsageError
+from ocr.export import EXTENSIONS, FORMATS, draw_words, render
+from ocr.pipeline import STDIN, PageCallback, read_document
+from server.settings import ServiceSettings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  success
+  1  internal error (a bug: please report it)
+  2  usage error (bad option or argument)
+  3  an input could not be read (missing, directory, empty, corrupt, unsupported
+     format, over --max-pixels, encrypted or broken PDF)
+  4  an engine failed (not installed, missing language data, crashed)
+With several inputs the exit code is the highest one met."""
+
+VIZ_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def _say(message: str) -> None:
+    """One line on stderr, whatever ``message`` holds."""
+    click.echo(f"ocr: {' '.join(message.split())}", err=True)
+
+
+def _internal(exc: BaseException) -> str:
+    return f"internal error: {type(exc).__name__}: {exc} (please report this bug)"
+
+
+class OcrGroup(click.Group):
+    """A group that turns any error escaping a command into one stderr line and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except BrokenPipeError:
+            # The reader went away (`ocr scan ... | head`): stop quietly, and keep Python
+            # from complaining when it flushes stdout at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(EXIT_INTERNAL) from None
+        except OcrError as exc:
+            _say(str(exc))
+            raise SystemExit(exc.exit_code) from None
+        except Exception as exc:  # a bug: still one line, never a traceback
+            _say(_internal(exc))
+            raise SystemExit(EXIT_INTERNAL) from None
+
+
+@click.group(cls=OcrGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
 @click.version_option(__version__, prog_name="ocr")
 def main() -> None:
-    """CPU-first OCR: read images and PDFs into text, JSON, hOCR, ALTO or TSV."""
+    """CPU-first OCR: read images and PDFs into text, JSON, hOCR, ALTO or TSV.
+
+    \b
+    Start with:
+      ocr scan samples/clean_page.png          print the text of a page
+      ocr scan page.pdf --format json          the words with boxes and confidences
+      ocr engines                              which engines can run here
+      ocr scan --help                          every option of scan
+    """
+
+
+def _stems(inputs: Sequence[str]) -> list[str]:
+    """A distinct short name per input (its file name without extension; ``stdin`` for ``-``)."""
+    seen: dict[str, int] = {}
+    stems = []
+    for item in inputs:
+        stem = "stdin" if item == STDIN else (Path(item).stem or "input")
+        seen[stem] = seen.get(stem, 0) + 1
+        stems.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
+    return stems
+
+
+def _check_destination(path: Path | None, option: str) -> None:
+    if path is not None and not path.is_dir() and not path.parent.is_dir():
+        raise click.BadParameter(f"folder {path.parent} does not exist", param_hint=option)
+
+
+class _Sink:
+    """Where rendered documents go: stdout, one file for all, or one file per input in a folder."""
+
+    def __init__(self, output: Path | None, fmt: str) -> None:
+        self.fmt = fmt
+        self.folder = output if output is not None and output.is_dir() else None
+        self.file = output if output is not None and self.folder is None else None
+        self.stream: TextIO | None = None
+        self.count = 0
+
+    def write(self, rendered: str, stem: str) -> None:
+        """Append one input's rendering (several text documents are separated by a form feed)."""
+        if not rendered.endswith("\n"):
+            rendered += "\n"
+        if self.folder is not None:
+            path = self.folder / f"{stem}.{EXTENSIONS[self.fmt]}"
+            try:
+                path.write_text(rendered, encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"--output: cannot write {path}: {exc.strerror or exc}") from None
+            return
+        if self.fmt == "text" and self.count:
+            rendered = "\f" + rendered
+        self.count += 1
+        if self.file is None:
+            click.echo(rendered, nl=False)
+            return
+        try:
+            if self.stream is None:
+                self.stream = self.file.open("w", encoding="utf-8")
+            self.stream.write(rendered)
+            self.stream.flush()
+        except OSError as exc:
+            raise UsageError(f"--output: cannot write {self.file}: {exc.strerror or exc}") from None
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+
+
+def _viz_writer(viz: Path, stem: str, several_inputs: bool) -> PageCallback:
+    """Saves each read page with its word outlines; see the ``--viz`` help for the names."""
+
+    def write(image: np.ndarray, page: Page) -> None:
+        page_part = "" if page.index == 0 else f"-p{page.index + 1}"
+        if viz.is_dir():
+            path = viz / f"{stem}{page_part}.png"
+        else:
+            input_part = f"-{stem}" if several_inputs else ""
+            path = viz.with_name(f"{viz.stem}{input_part}{page_part}{viz.suffix}")
+        try:
+            Image.fromarray(draw_words(image, page)).save(path)
+        except OSError as exc:
+            raise UsageError(f"--viz: cannot write {path}: {exc.strerror or exc}") from None
+
+    return write
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="Output format.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Write to this file instead of standard output; an existing folder gets one file per input "
+                   "(NAME.txt, .json, .hocr, .xml for ALTO, .tsv).")
+@click.option("-e", "--engine", type=click.Choice(engine_names()), default=DEFAULT_ENGINE, show_default=True,
+              help="OCR engine (`ocr engines` lists them).")
+@click.option("-m", "--mode", type=click.Choice(MODES), default="page", show_default=True,
+              help="page: find and read all text; line: the whole image is one line or word (no detection).")
+@click.option("-l", "--lang", default="eng", show_default=True, help="Language(s) for the engine, e.g. eng or eng+deu.")
+@click.option("--dpi", type=click.IntRange(min=1), default=DEFAULT_DPI, show_default=True,
+              help="Resolution PDF pages are rendered at.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
+              help="Refuse any page with more pixels (also guards against decompression bombs).")
+@click.option("--viz", type=click.Path(path_type=Path), default=None,
+              help="Save each page with its word outlines, colored by confidence (red 0 to green 1), to this image "
+                   "file (.png, .jpg, .webp, .bmp, .tif) or existing folder. Page N > 1 of an input adds -pN to the "
+                   "name; with several inputs, a file name gets -NAME of each input; a folder gets NAME.png.")
+def scan(inputs: tuple[str, ...], fmt: str, output: Path | None, engine: str, mode: str, lang: str, dpi: int,
+         max_pixels: int, viz: Path | None) -> None:
+    """Read images and PDFs and write their text.
+
+    INPUT is a file path, or - for standard input. Every page of a PDF or multi-page
+    TIFF is read; the format is recognized from the content (PNG, JPEG, TIFF, BMP,
+    WebP, GIF, PDF). A bad input is reported on one line and the others are still read.
+
+    \b
+    Several inputs, in input order:
+      json        JSON Lines: one ocr.document/1 document per line per input
+      text        the texts one after another; a form feed starts every page
+                  after the first, across inputs as within a PDF
+      hocr, alto, tsv
+                  complete files one after another: use --output FOLDER
+                  for one file per input
+
+    \b
+    Examples:
+      ocr scan samples/clean_page.png
+      ocr scan report.pdf --format json > report.json
+      ocr scan *.png --format json --output pages.jsonl
+      ocr scan book.tiff --format hocr --output out/
+      cat photo.jpg | ocr scan - --viz boxes.png
+      ocr scan word.png --mode line
+    """
+    options = ScanOptions(engine=engine, mode=mode, lang=lang, dpi=dpi, max_pixels=max_pixels)  # type: ignore[arg-type]
+    _check_destination(output, "--output")
+    _check_destination(viz, "--viz")
+    if viz is not None and not viz.is_dir() and viz.suffix.lower() not in VIZ_SUFFIXES:
+        raise click.BadParameter(f"use a file name ending in {', '.join(VIZ_SUFFIXES)} or an existing folder",
+                                 param_hint="--viz")
+    reader = create_engine(engine, options)
+    sink = _Sink(output, fmt)
+    worst = EXIT_OK
+    try:
+        for item, stem in zip(inputs, _stems(inputs)):
+            on_page = _viz_writer(viz, stem, len(inputs) > 1) if viz is not None else None
+            source: str | bytes = sys.stdin.buffer.read() if item == STDIN else item
+            try:
+                document = read_document(source, options, reader, name=STDIN if item == STDIN else None,
+                                         on_page=on_page)
+            except OcrError as exc:
+                _say(str(exc))
+                worst = max(worst, exc.exit_code)
+                continue
+            except Exception as exc:  # a bug with this input: report it, read the others
+                _say(f"{item}: {_internal(exc)}")
+                worst = max(worst, EXIT_INTERNAL)
+                continue
+            sink.write(render(document, fmt), stem)
+    finally:
+        sink.close()
+    raise SystemExit(worst)
+
+
+@main.command()
+def engines() -> None:
+    """List the OCR engines and whether each can run here (and why not)."""
+    width = max(len(name) for name in engine_names())
+    for name in engine_names():
+        cls = engine_class(name)
+        reason = cls.availability()
+        summary = (cls.__doc__ or "").strip().splitlines()[0] if reason is None else reason
+        default = " (default)" if name == DEFAULT_ENGINE else ""
+        status = "available" if reason is None else "unavailable"
+        click.echo(f"{name:<{width}}  {status}{default}: {summary}")
+
+
+def _format_list(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    """``--format`` values, each possibly comma-separated, checked against the known formats."""
+    formats = tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+    unknown = [fmt for fmt in formats if fmt not in FORMATS]
+    if unknown:
+        raise click.BadParameter(f"unknown format {unknown[0]!r} (choose from {', '.join(FORMATS)})")
+    return formats
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.argument("inputs", nargs=-1, metavar="INPUT...")
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Output folder (created if missing); it mirrors the inputs' folders.")
+@click.option("-f", "--format", "formats", multiple=True, default=("json",), show_default=True, callback=_format_list,
+              help=f"Output format(s), repeated or comma-separated: {', '.join(FORMATS)}.")
+@click.option("--list", "list_file", type=click.File("r", encoding="utf-8"), default=None,
+              help="Also read the inputs named in this file, one per line (- for standard input).")
+@click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes, each loading the engine once  [default: number of CPU cores]")
+@click.option("--force", is_flag=True, help="Read every input again, also those already done.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Give up on an input after this many seconds (it is recorded as failed).")
+@click.option("-e", "--engine", type=click.Choice(engine_names()), default=DEFAULT_ENGINE, show_default=True,
+              help="OCR engine (`ocr engines` lists them).")
+@click.option("-m", "--mode", type=click.Choice(MODES), default="page", show_default=True,
+              help="page: find and read all text; line: each image is one line or word.")
+@click.option("-l", "--lang", default="eng", show_default=True, help="Language(s) for the engine, e.g. eng or eng+deu.")
+@click.option("--dpi", type=click.IntRange(min=1), default=DEFAULT_DPI, show_default=True,
+              help="Resolution PDF pages are rendered at.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
+              help="Refuse any page with more pixels.")
+@click.option("--max-pages", type=click.IntRange(min=1), default=None, help="Refuse PDFs and TIFFs with more pages.")
+def batch(inputs: tuple[str, ...], out: Path, formats: tuple[str, ...], list_file: TextIO | None, workers: int | None,
+          force: bool, timeout: float | None, engine: str, mode: str, lang: str, dpi: int, max_pixels: int,
+          max_pages: int | None) -> None:
+    """Read many images and PDFs in parallel into a folder of outputs; rerun to resume.
+
+    INPUT is a file, a folder (read recursively: PNG, JPEG, TIFF, BMP, WebP, GIF and
+    PDF files by name) or a quoted glob pattern ('scans/**/*.tif'). Each input gets
+    OUT/NAME.EXT per format, NAME being its path relative to the inputs' common folder
+    (scans/a/b.png gives OUT/a/b.png.json). OUT/index.jsonl records every input read,
+    OUT/errors.jsonl those that failed in the latest run, OUT/summary.json the counts.
+
+    \b
+    Rerunning skips every input already read with the same content and settings
+    (--force reads them again); a job stopped at any moment, even killed, keeps what
+    it finished and leaves no partial files. A bad input is reported and the job goes
+    on; the exit code is then the highest one met. A progress bar is shown on a
+    terminal.
+
+    \b
+    Examples:
+      ocr batch scans/ --out results/
+      ocr batch 'inbox/*.pdf' --out results/ --format text,json --workers 4
+      ocr batch --list files.txt --out results/ --format hocr --force
+    """
+    from ocr.batch import BatchSettings, Progress, collect_inputs, run_batch
+
+    specs = list(inputs)
+    if list_file is not None:
+        specs += [line.strip() for line in list_file if line.strip() and not line.lstrip().startswith("#")]
+    if not specs:
+        raise click.UsageError("give at least one INPUT or --list")
+    options = ScanOptions(engine=engine, mode=mode, lang=lang, dpi=dpi, max_pixels=max_pixels,  # type: ignore[arg-type]
+                          max_pages=max_pages)
+    settings = BatchSettings(options, formats)
+    found, failures = collect_inputs(specs, exclude=out)
+    progress = Progress(sys.stderr, len(found)) if sys.stderr.isatty() and found else None
+    summary = run_batch(found, out, settings, workers=workers or len(os.sched_getaffinity(0)), force=force,
+                        timeout=timeout, failures=failures, progress=progress,
+                        report=_say if progress is None else lambda text: progress.message(f"ocr: {text}"))
+    rate = summary.pages / summary.seconds if summary.seconds else 0.0
+    _say(f"batch: {summary.inputs} inputs: {summary.read} read ({summary.pages} pages, {rate:.2f} pages/s), "
+         f"{summary.skipped} already done, {len(summary.failures)} failed in {summary.seconds:.1f} s; "
+         f"index {out / 'index.jsonl'}" + (f", errors {out / 'errors.jsonl'}" if summary.failures else ""))
+    raise SystemExit(summary.exit_code)
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on.")
+@click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes, i.e. requests read at once, each loading the engine once  "
+                   "[default: number of CPU cores]")
+@click.option("--max-queue", type=click.IntRange(min=0), default=ServiceSettings.max_queue, show_default=True,
+              help="Requests that may wait for a worker; more get 503 with Retry-After.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=ServiceSettings.timeout,
+              show_default=True, help="Seconds a request may take, waiting included (then 503 or 504).")
+@click.option("--max-upload-mb", type=click.FloatRange(min=0, min_open=True),
+              default=ServiceSettings.max_upload_bytes / 2**20, show_default=True,
+              help="Largest upload in MiB (larger: 413).")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=ServiceSettings.max_pixels, show_default=True,
+              help="Largest page in pixels (larger: 413).")
+@click.option("--max-pages", type=click.IntRange(min=1), default=ServiceSettings.max_pages, show_default=True,
+              help="Most pages in a PDF or TIFF (more: 413).")
+@click.option("-e", "--engine", type=click.Choice(engine_names()), default=DEFAULT_ENGINE, show_default=True,
+              help="Engine of requests that name none.")
+@click.option("-l", "--lang", default="eng", show_default=True, help="Language(s) of requests that name none.")
+def serve(host: str, port: int, workers: int | None, max_queue: int, timeout: float, max_upload_mb: float,
+          max_pixels: int, max_pages: int, engine: str, lang: str) -> None:
+    """Serve the HTTP API (POST /v1/ocr) and a page to try it at /.
+
+    \b
+    Routes: POST /v1/ocr (an image or PDF, raw or multipart; ?format=json|text|
+    hocr|alto|tsv, &engine, &mode, &lang, &dpi), GET /healthz, GET /readyz,
+    GET /docs (OpenAPI), GET / (drop an image, see its words).
+
+    \b
+    Example:
+      ocr serve --port 8000 --workers 2
+      curl -s --data-binary @page.png -H 'Content-Type: image/png' \\
+           'http://127.0.0.1:8000/v1/ocr?format=text'
+    """
+    from server.app import serve as run_server
+
+    settings = ServiceSettings(engine=engine, lang=lang, workers=workers or len(os.sched_getaffinity(0)),
+                               max_queue=max_queue, timeout=timeout, max_upload_bytes=round(max_upload_mb * 2**20),
+                               max_pixels=max_pixels, max_pages=max_pages)
+    run_server(settings, host, port)
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="Re-export models whose ONNX file already exists.")
+def models(force: bool) -> None:
+    """Export every pretrained model whose ONNX file is missing (needs the `train` extra)."""
+    from ocr.errors import OcrError
+    from ocr.models import ensure_models
+
+    try:
+        reports = ensure_models(force, on_start=lambda m: click.echo(f"{m.name}: exporting to {m.path} ..."))
+    except OcrError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from None
+    for report in reports:
+        size_mb = report.model.path.stat().st_size / 1e6
+        if report.action == "exported":
+            click.echo(f"{report.model.name}: exported {report.model.path} ({size_mb:.1f} MB, {report.seconds:.0f} s)")
+        else:
+            click.echo(f"{report.model.name}: present {report.model.path} ({size_mb:.1f} MB; --force to re-export)")
 
 
 @main.group(name="eval")
@@ -18,10 +387,153 @@ def eval_group() -> None:
     """Measure detectors and recognizers on evaluation sets."""
 
 
+@eval_group.command(name="detect")
+@click.argument("sets", nargs=-1, required=True)
+@click.option("--detector", "detectors", multiple=True, default=("teacher",), show_default=True,
+              help="Detector name (teacher, student, student-int8); repeat to compare side by side.")
+@click.option("--limit", type=int, default=None, help="Only the first N pages of each set.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write every number here.")
+@click.option("--threads", type=int, default=0, show_default=True, help="onnxruntime intra-op threads (0: automatic).")
+@click.option("--canvas-size", type=int, default=None, help="Override the detector's canvas size.")
+@click.option("--mag-ratio", type=float, default=None, help="Override the detector's magnification.")
+@click.option("--text-threshold", type=float, default=None)
+@click.option("--link-threshold", type=float, default=None)
+@click.option("--low-text", type=float, default=None)
+def eval_detect(sets: tuple[str, ...], detectors: tuple[str, ...], limit: int | None, json_path: str | None,
+                threads: int, **overrides: float | None) -> None:
+    """Detection precision / recall / H-mean at IoU >= 0.5 and ms/page on SETS (names or folders)."""
+    from ocr.errors import OcrError
+    from ocr.eval.detection import run
+
+    try:
+        run(sets, detectors, limit, json_path, threads, overrides, echo=lambda m: click.echo(m, err=True))
+    except OcrError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from None
+
+
+@eval_group.command(name="recognize")
+@click.argument("sets", nargs=-1, required=True)
+@click.option("--model", "models", multiple=True, default=("english_g2",), show_default=True,
+              help="Recognizer name in weights/ or .onnx path; repeat to compare side by side.")
+@click.option("--level", type=click.Choice(["auto", "words", "lines"]), default="auto", show_default=True,
+              help="Which boxes of page sets to cut (auto: lines when present).")
+@click.option("--limit", type=int, default=None, help="Only the first N images of each set.")
+@click.option("--margin", type=float, default=0.1, show_default=True, help="Widen page-set boxes by this fraction of their height.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write every number here.")
+@click.option("--threads", type=int, default=0, show_default=True, help="onnxruntime intra-op threads (0: automatic).")
+def eval_recognize(sets: tuple[str, ...], models: tuple[str, ...], level: str, limit: int | None, margin: float,
+                   json_path: str | None, threads: int) -> None:
+    """Recognition accuracy, CER, crops/s and confidence reliability on SETS (names or folders)."""
+    from ocr.errors import OcrError
+    from ocr.eval.recognition import run
+
+    try:
+        run(sets, models, level, limit, margin, json_path, threads, echo=lambda m: click.echo(m, err=True))
+    except OcrError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from None
+
+
 @main.group()
 def train() -> None:
     """Train the detector and recognizer students."""
 
+
+@train.command(name="recognizer")
+@click.option("--config", "config_name", required=True, help="Preset: best, fast, card or tiny.")
+@click.option("--init", default=None, help="Start from 'english_g2' or a run directory / checkpoint.")
+@click.option("--teacher", default=None, help="Relabel real crops with this model's case-exact readings.")
+@click.option("--steps", type=int, default=None, help="Total optimizer steps (may be raised on --resume).")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory [/work/runs/recognizer_<config>].")
+@click.option("--resume", is_flag=True, help="Continue from <out>/checkpoint.pt.")
+@click.option("--seed", type=int, default=None)
+@click.option("--threads", type=int, default=None, help="Torch threads [1].")
+@click.option("--lines", default=None, help="Page set with line boxes for real crops [sroie_train].")
+@click.option("--cache", default=None, help="Cache folder for crops and the word list [/work/runs/cache].")
+@click.option("--export-only", is_flag=True, help="Skip training: export to ONNX fp32 + int8 and write the manifest.")
+@click.option("--weights", type=click.Choice(["best", "last"]), default="best", show_default=True,
+              help="Export the best-validation weights or the last checkpoint.")
+def train_recognizer(config_name: str, init: str | None, teacher: str | None, steps: int | None, out: str | None,
+                     resume: bool, seed: int | None, threads: int | None, lines: str | None, cache: str | None,
+                     export_only: bool, weights: str) -> None:
+    """Train a recognizer (resumable), then export it to ONNX fp32 and int8 with a manifest."""
+    from pathlib import Path
+
+    from ocr.training.recognizer import command_line, export, preset, resume_config, train
+
+    run_dir = Path(out or f"/work/runs/recognizer_{config_name}")
+    try:
+        if resume:
+            cfg = resume_config(run_dir, steps=steps, teacher=teacher, threads=threads)
+        else:
+            cfg = preset(config_name, init=init, teacher=teacher, steps=steps, seed=seed, threads=threads, lines=lines,
+                         cache=cache)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    except FileNotFoundError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(3) from None
+    try:
+        if not export_only:
+            train(cfg, run_dir, resume=resume, command=command_line())
+        export(run_dir, which="best" if weights == "best" else "checkpoint", threads=cfg.threads)
+    except FileNotFoundError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(3) from None
+
+
+@train.command(name="detector")
+@click.option("--steps", type=int, default=3200, show_default=True, help="Total optimizer steps (cosine schedule length).")
+@click.option("--minutes", type=float, default=None, help="Wall-time budget: the schedule ends at whichever comes first.")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory [/work/runs/detector/student].")
+@click.option("--resume", is_flag=True, help="Continue from <out>/last.pt.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch", type=int, default=8, show_default=True)
+@click.option("--lr", type=float, default=2e-3, show_default=True, help="Peak learning rate.")
+@click.option("--init", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Start from the matching weights of this checkpoint (a fresh run only).")
+@click.option("--crop", type=int, default=384, show_default=True, help="Training crop side in pixels (multiple of 32).")
+@click.option("--threads", type=int, default=1, show_default=True, help="Torch and onnxruntime threads.")
+@click.option("--set", "sets", multiple=True, help="Real page set(s) labelled by the teacher [sroie_train].")
+@click.option("--cache", type=click.Path(file_okay=False), default=None, help="Teacher-map cache [/work/runs/detector].")
+@click.option("--words", type=click.Path(dir_okay=False), default=None, help="Word list cache [/work/runs/cache/words.tsv].")
+@click.option("--no-cache-teacher", is_flag=True, help="Use only the teacher maps already cached.")
+@click.option("--export-only", is_flag=True, help="Skip training: export <out>/last.pt to ONNX fp32 + int8 with a manifest.")
+@click.option("--no-export", is_flag=True, help="Train only.")
+@click.option("--weights-dir", type=click.Path(file_okay=False), default=None, help="Where to export [weights/].")
+@click.option("--metrics", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="An `ocr eval detect --json` report to record in the manifest.")
+def train_detector(steps: int, minutes: float | None, out: str | None, resume: bool, seed: int, batch: int, lr: float,
+                   init: str | None, crop: int, threads: int, sets: tuple[str, ...], cache: str | None, words: str | None,
+                   no_cache_teacher: bool, export_only: bool, no_export: bool,
+                   weights_dir: str | None, metrics: str | None) -> None:
+    """Distil the CRAFT teacher into Lite-CRAFT (resumable), then export ONNX fp32 + int8 with a manifest."""
+    from pathlib import Path
+
+    from ocr.models import weights_dir as default_weights
+    from ocr.training.detector import TrainConfig
+    from ocr.training.detector_job import DEFAULT_CACHE, DEFAULT_RUN, DEFAULT_SETS, DEFAULT_WORDS, run
+
+    if crop % 32:
+        raise click.UsageError("--crop must be a multiple of 32")
+    run_dir = Path(out) if out else DEFAULT_RUN
+    target = Path(weights_dir) if weights_dir else default_weights()
+    try:
+        if not export_only:
+            config = TrainConfig(steps=steps, minutes=minutes, batch=batch, lr=lr, crop=crop, seed=seed, init=init,
+                                 threads=threads)
+            run(config, run_dir, sets or DEFAULT_SETS, Path(cache) if cache else DEFAULT_CACHE,
+                default_weights() / "craft_mlt_25k.onnx", Path(words) if words else DEFAULT_WORDS, resume,
+                cache_missing=not no_cache_teacher)
+        if not no_export:
+            from ocr.training.detector_export import export_student
+
+            manifest = export_student(run_dir, target, threads=threads, metrics=Path(metrics) if metrics else None)
+            click.echo(f"exported {manifest.parent}; manifest {manifest}")
+    except (FileNotFoundError, ValueError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(3) from None
 
 if __name__ == "__main__":
     main()

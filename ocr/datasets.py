@@ -8,6 +8,7 @@ as ``[{"text", "box": [[x, y] * 4], "ignore"?}]``.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -60,3 +61,17 @@ def iter_samples(folder: str | Path, limit: int | None = None) -> Iterator[Sampl
                 words=_regions(row.get("words")),
                 lines=_regions(row.get("lines")),
             )
+
+
+def data_dir() -> Path:
+    """Root of the shared data: ``$OCR_DATA_DIR`` or ``../shared/data`` beside the project."""
+    configured = os.environ.get("OCR_DATA_DIR")
+    return Path(configured) if configured else Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+def resolve(name: str | Path) -> Path:
+    """A set folder given as a path or as a name under ``data_dir()/eval`` (or ``/train``)."""
+    for candidate in (Path(name), data_dir() / "eval" / name, data_dir() / "train" / name):
+        if (candidate / "manifest.jsonl").is_file():
+            return candidate
+    raise FileNotFoundError(f"no set {str(name)!r}: not a folder with manifest.jsonl, nor a set in {data_dir()}")

@@ -29,13 +29,31 @@ class OcrError(Exception):
     exit_code = EXIT_INTERNAL
 
 
+class UsageError(OcrError):
+    """An option or argument has an invalid value."""
+
+    exit_code = EXIT_USAGE
+
+
 class InputError(OcrError):
     """An input cannot be read as page images."""
 
     exit_code = EXIT_INPUT
 
 
+class InputTooLarge(InputError):
+    """An input exceeds a size limit (pixels per page, pages per document)."""
+
+
+class UnsupportedFormat(InputError):
+    """An input is in no format the reader recognizes."""
+
+
 class EngineError(OcrError):
     """An OCR engine is unavailable or failed on a page."""
 
     exit_code = EXIT_ENGINE
+
+
+class EngineTimeout(EngineError):
+    """An engine ran past its time limit and was stopped."""

@@ -1,1 +1,73 @@
-"""OCR engines: every one implements :class:`ocr.engines.base.Engine`."""
+"""OCR engines: every one implements :class:`ocr.engines.base.Engine` and is registered here by name.
+
+Engine modules import their heavy dependencies only when an engine is built or asked
+for its availability, so listing engines stays cheap.
+
+Engines from outside the package are plugged in by naming their modules in the
+``OCR_ENGINE_PLUGINS`` environment variable (comma-separated, importable from
+``sys.path``); each module calls :func:`register` when imported. The variable is
+read when this package is imported, so worker processes see the same engines.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+from ..config import ScanOptions
+from ..errors import EngineError, UsageError
+from .base import Engine, Mode
+from .tesseract import TesseractEngine
+
+__all__ = ["Engine", "Mode", "availability", "create_engine", "engine_class", "engine_names", "register"]
+
+PLUGINS_ENV = "OCR_ENGINE_PLUGINS"
+
+_ENGINES: dict[str, type[Engine]] = {}
+
+
+def register(engine: type[Engine]) -> type[Engine]:
+    """Make ``engine`` known under ``engine.name`` (usable as a class decorator)."""
+    _ENGINES[engine.name] = engine
+    return engine
+
+
+def engine_names() -> tuple[str, ...]:
+    """Names of the registered engines, in registration order."""
+    return tuple(_ENGINES)
+
+
+def engine_class(name: str) -> type[Engine]:
+    """The engine class registered as ``name``; unknown names raise :class:`UsageError`."""
+    try:
+        return _ENGINES[name]
+    except KeyError:
+        raise UsageError(f"unknown engine '{name}' (known engines: {', '.join(_ENGINES)})") from None
+
+
+def availability(name: str) -> str | None:
+    """``None`` when engine ``name`` can run here, otherwise why it cannot."""
+    return engine_class(name).availability()
+
+
+def create_engine(name: str, options: ScanOptions) -> Engine:
+    """Build engine ``name`` configured from ``options`` (models are loaded here, once)."""
+    cls = engine_class(name)
+    reason = cls.availability()
+    if reason is not None:
+        raise EngineError(f"engine '{name}' is not available: {reason}")
+    return cls.from_options(options)
+
+
+def _load_plugins() -> None:
+    """Import the modules named in ``$OCR_ENGINE_PLUGINS``; one that fails is reported and skipped."""
+    for module in filter(None, (part.strip() for part in os.environ.get(PLUGINS_ENV, "").split(","))):
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # a broken plugin must not take the built-in engines down
+            print(f"ocr: engine plugin '{module}' not loaded: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+register(TesseractEngine)
+_load_plugins()

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Literal
 
 import numpy as np
 
+from ..config import Mode, ScanOptions
 from ..document import Page
 
-Mode = Literal["page", "line"]
-"""``page``: find and read all text; ``line``: the whole image is one line or word (no detection)."""
+__all__ = ["Engine", "Mode"]
 
 
 class Engine(ABC):
@@ -26,6 +25,11 @@ class Engine(ABC):
     @abstractmethod
     def read(self, image: np.ndarray, mode: Mode = "page", index: int = 0) -> Page:
         """Read ``image``; ``index`` is the page's position in its input."""
+
+    @classmethod
+    def from_options(cls, options: ScanOptions) -> Engine:
+        """The engine configured from ``options`` (each engine takes the fields it uses)."""
+        return cls()
 
     @classmethod
     def availability(cls) -> str | None:

@@ -10,9 +10,21 @@ from ..document import Document
 from . import alto, hocr, tsv
 from .draw import draw_words
 
-__all__ = ["FORMATS", "draw_words", "render", "schema"]
+__all__ = ["EXTENSIONS", "FORMATS", "MEDIA_TYPES", "draw_words", "render", "schema"]
 
 FORMATS: tuple[str, ...] = ("text", "json", "hocr", "alto", "tsv")
+
+EXTENSIONS: dict[str, str] = {"text": "txt", "json": "json", "hocr": "hocr", "alto": "xml", "tsv": "tsv"}
+"""File name extension of each output format."""
+
+MEDIA_TYPES: dict[str, str] = {
+    "text": "text/plain; charset=utf-8",
+    "json": "application/json",
+    "hocr": "application/xhtml+xml; charset=utf-8",
+    "alto": "application/xml; charset=utf-8",
+    "tsv": "text/tab-separated-values; charset=utf-8",
+}
+"""Media type (with charset) of each output format."""
 
 
 def _json(document: Document) -> str:

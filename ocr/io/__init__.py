@@ -12,11 +12,11 @@ from typing import Iterator
 import numpy as np
 
 from ..config import DEFAULT_DPI, DEFAULT_MAX_PIXELS
-from ..errors import InputError
+from ..errors import InputError, UnsupportedFormat
 from . import images, pdf
 from .formats import SUPPORTED_FORMATS, sniff
 
-__all__ = ["SUPPORTED_FORMATS", "iter_pages", "load_pages"]
+__all__ = ["SUPPORTED_FORMATS", "iter_pages", "load_pages", "read_bytes"]
 
 Source = str | Path | bytes
 
@@ -27,14 +27,17 @@ def load_pages(
     dpi: int = DEFAULT_DPI,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     name: str | None = None,
+    max_pages: int | None = None,
 ) -> list[np.ndarray]:
     """Every page of ``source`` (a path or the file's bytes) as an H×W×3 uint8 RGB array.
 
     The format is detected from the content. PDF pages are rendered at ``dpi``; a page
-    with more than ``max_pixels`` pixels is refused before it is decoded. ``name`` labels
-    the input in error messages (default: the path, or ``<bytes>``).
+    with more than ``max_pixels`` pixels, or a PDF or TIFF of more than ``max_pages``
+    pages, is refused before it is decoded. ``name`` labels the input in error messages
+    (default: the path, or ``<bytes>``). Limits raise :class:`~ocr.errors.InputTooLarge`,
+    an unknown format :class:`~ocr.errors.UnsupportedFormat`.
     """
-    return list(iter_pages(source, dpi=dpi, max_pixels=max_pixels, name=name))
+    return list(iter_pages(source, dpi=dpi, max_pixels=max_pixels, name=name, max_pages=max_pages))
 
 
 def iter_pages(
@@ -43,22 +46,28 @@ def iter_pages(
     dpi: int = DEFAULT_DPI,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     name: str | None = None,
+    max_pages: int | None = None,
 ) -> Iterator[np.ndarray]:
     """Like :func:`load_pages`, one page at a time (for long PDFs and TIFFs).
 
     Problems with the input as a whole (missing, empty, unsupported, encrypted, corrupt
     header) raise at once; problems with one page raise when that page is reached.
     """
-    if dpi <= 0 or max_pixels <= 0:
-        raise ValueError(f"dpi and max_pixels must be positive, got dpi={dpi}, max_pixels={max_pixels}")
+    if dpi <= 0 or max_pixels <= 0 or (max_pages is not None and max_pages <= 0):
+        raise ValueError(f"dpi, max_pixels and max_pages must be positive, got {dpi}, {max_pixels}, {max_pages}")
     label = name if name is not None else ("<bytes>" if isinstance(source, bytes) else str(source))
     data = _read(source, label)
     fmt = sniff(data)
     if fmt is None:
-        raise InputError(f"{label}: unsupported format (supported: {', '.join(SUPPORTED_FORMATS)})")
+        raise UnsupportedFormat(f"{label}: unsupported format (supported: {', '.join(SUPPORTED_FORMATS)})")
     if fmt == "PDF":
-        return pdf.rasterize(data, label, dpi, max_pixels)
-    return images.decode(data, fmt, label, max_pixels)
+        return pdf.rasterize(data, label, dpi, max_pixels, max_pages)
+    return images.decode(data, fmt, label, max_pixels, max_pages)
+
+
+def read_bytes(path: str | Path, name: str | None = None) -> bytes:
+    """The content of file ``path``; missing, unreadable, directory or empty raise :class:`InputError`."""
+    return _read(path, name if name is not None else str(path))
 
 
 def _read(source: Source, label: str) -> bytes:

@@ -14,22 +14,26 @@ from typing import Iterator
 import numpy as np
 from PIL import Image, ImageOps
 
-from ..errors import InputError
+from ..errors import InputError, InputTooLarge
 
 _PIL_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "TIFF": "TIFF", "BMP": "BMP", "WebP": "WEBP", "GIF": "GIF"}
 _WIDE_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 
 
-def decode(data: bytes, fmt: str, name: str, max_pixels: int) -> Iterator[np.ndarray]:
+def decode(data: bytes, fmt: str, name: str, max_pixels: int, max_pages: int | None = None) -> Iterator[np.ndarray]:
     """The pages of image ``data`` in format ``fmt``: every page of a TIFF, the first frame otherwise.
 
-    The file is opened (header checks) at once; pages are decoded as they are consumed.
+    The file is opened (header checks, page count against ``max_pages``) at once; pages
+    are decoded as they are consumed.
     """
     image = _open(data, fmt, name, max_pixels)
     try:
         count = image.n_frames if fmt == "TIFF" else 1
     except Exception as exc:  # PIL reports broken frame chains with many exception types
         raise InputError(f"{name}: cannot decode {fmt} image ({_reason(exc)})") from None
+    if max_pages is not None and count > max_pages:
+        image.close()
+        raise InputTooLarge(f"{name}: {count} pages exceeds the limit of {max_pages} pages")
     return _frames(image, count, fmt, name, max_pixels)
 
 
@@ -55,7 +59,7 @@ def _open(data: bytes, fmt: str, name: str, max_pixels: int) -> Image.Image:
     try:
         return Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[fmt]])
     except Image.DecompressionBombError:
-        raise InputError(f"{name}: image exceeds the limit of {max_pixels:,} pixels") from None
+        raise InputTooLarge(f"{name}: image exceeds the limit of {max_pixels:,} pixels") from None
     except Exception as exc:  # PIL reports corrupt headers with many exception types
         raise InputError(f"{name}: cannot decode {fmt} image ({_reason(exc)})") from None
 
@@ -63,7 +67,7 @@ def _open(data: bytes, fmt: str, name: str, max_pixels: int) -> Image.Image:
 def _check_pixels(width: int, height: int, max_pixels: int, what: str) -> None:
     """Raise :class:`InputError` when a ``width``×``height`` image exceeds ``max_pixels``."""
     if width * height > max_pixels:
-        raise InputError(
+        raise InputTooLarge(
             f"{what}: {width}x{height} = {width * height:,} pixels exceeds the limit of {max_pixels:,} pixels"
         )
 
@@ -81,7 +85,7 @@ def _frames(image: Image.Image, count: int, fmt: str, name: str, max_pixels: int
                 image.load()
                 rgb = to_rgb(ImageOps.exif_transpose(image))
             except Image.DecompressionBombError:
-                raise InputError(f"{what}: image exceeds the limit of {max_pixels:,} pixels") from None
+                raise InputTooLarge(f"{what}: image exceeds the limit of {max_pixels:,} pixels") from None
             except Exception as exc:  # truncated data, bad chunks, unsupported sample layouts
                 raise InputError(f"{what}: cannot decode {fmt} image ({_reason(exc)})") from None
             yield rgb

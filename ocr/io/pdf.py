@@ -10,7 +10,7 @@ import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from ..errors import InputError
+from ..errors import InputError, InputTooLarge
 
 _POINTS_PER_INCH = 72
 # PDFium stores page sizes as float32 and sizes bitmaps with ceil(size * scale), so an exact
@@ -21,11 +21,12 @@ _SCALE_SLACK = 1.0 - 1e-6
 _PDFIUM_LOCK = threading.Lock()
 
 
-def rasterize(data: bytes, name: str, dpi: int, max_pixels: int) -> Iterator[np.ndarray]:
+def rasterize(data: bytes, name: str, dpi: int, max_pixels: int, max_pages: int | None = None) -> Iterator[np.ndarray]:
     """Every page of PDF ``data`` rendered at ``dpi`` on white.
 
-    The document is opened (encryption and structure checks) at once; pages are
-    rendered as they are consumed, and the pixel limit is checked before each render.
+    The document is opened (encryption and structure checks, page count against
+    ``max_pages``) at once; pages are rendered as they are consumed, and the pixel limit
+    is checked before each render.
     """
     with _PDFIUM_LOCK:
         try:
@@ -33,6 +34,9 @@ def rasterize(data: bytes, name: str, dpi: int, max_pixels: int) -> Iterator[np.
         except pdfium.PdfiumError as exc:
             raise InputError(f"{name}: {_open_problem(exc)}") from None
         count = len(document)  # PDFium refuses to load a document without pages
+        if max_pages is not None and count > max_pages:
+            document.close()
+            raise InputTooLarge(f"{name}: {count} pages exceeds the limit of {max_pages} pages")
     return _pages(document, count, name, dpi, max_pixels)
 
 
@@ -66,7 +70,7 @@ def _render(document: pdfium.PdfDocument, index: int, what: str, dpi: int, max_p
         if width < 1 or height < 1:
             raise InputError(f"{what}: PDF page has no area")
         if width * height > max_pixels:
-            raise InputError(
+            raise InputTooLarge(
                 f"{what}: at {dpi} dpi the page is {width}x{height} = {width * height:,} pixels, "
                 f"over the limit of {max_pixels:,} pixels (use a lower dpi)"
             )

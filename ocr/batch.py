@@ -1,0 +1,467 @@
+"""Batch jobs: many inputs read in parallel worker processes into a mirrored tree of outputs, resumably.
+
+The output folder OUT holds, for inputs named relative to their common folder:
+
+- ``OUT/NAME.EXT`` for every input and output format (``scans/a/b.png`` → ``OUT/a/b.png.json``);
+- ``index.jsonl``: one line per input read (name, path, SHA-256 of its content, settings
+  key, pages, outputs, seconds, run id), appended as inputs finish;
+- ``errors.jsonl``: one line per input that failed in the latest run, with the reason;
+- ``summary.json``: the latest run's counts.
+
+An input is skipped when the index holds an entry with its name, content hash and
+settings key whose outputs all exist; ``force`` reads everything again. Outputs go to a
+temporary file in their final folder, renamed over the final name once complete, and an
+input enters the index only after all its outputs are in place: a job killed at any
+moment, even with SIGKILL, keeps every input it finished and leaves no partial file under
+a final name (the next run removes leftover temporary files). One job at a time may use
+an output folder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import glob
+import hashlib
+import json
+import os
+import secrets
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence, TextIO
+
+from . import __version__
+from .config import ScanOptions
+from .errors import EXIT_INPUT, EXIT_OK, OcrError, UsageError
+from .export import EXTENSIONS, FORMATS, render
+from .io import read_bytes
+from .pipeline import read_document
+from .workers import EngineFor, WorkerPool
+
+INPUT_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".pdf"})
+"""Files of a directory that are read (by name; explicitly named files are read whatever their name)."""
+
+INDEX = "index.jsonl"
+ERRORS = "errors.jsonl"
+SUMMARY = "summary.json"
+LOCK = ".lock"
+JOB_FILES = frozenset({INDEX, ERRORS, SUMMARY, LOCK})
+TEMP_SUFFIX = ".ocr-part"
+_GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    """An input file and its name: its path relative to the inputs' common folder (POSIX style).
+
+    The name places its outputs under OUT and becomes ``Document.source``.
+    """
+
+    path: Path
+    name: str
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An input, or an input argument, that could not be read."""
+
+    input: str
+    error: str
+    exit_code: int
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """What the outputs depend on besides the input: read options and output formats."""
+
+    options: ScanOptions = field(default_factory=ScanOptions)
+    formats: tuple[str, ...] = ("json",)
+
+    def __post_init__(self) -> None:
+        unknown = [fmt for fmt in self.formats if fmt not in FORMATS]
+        if unknown or not self.formats:
+            raise UsageError(f"output formats must be among {', '.join(FORMATS)}, got {', '.join(self.formats)}")
+        object.__setattr__(self, "formats", tuple(dict.fromkeys(self.formats)))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"options": asdict(self.options), "formats": sorted(self.formats), "version": __version__}
+
+    def key(self) -> str:
+        """A short digest of these settings and the package version: equal keys, equal outputs."""
+        text = json.dumps(self.as_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass
+class BatchSummary:
+    """The counts of one run."""
+
+    run: str
+    inputs: int = 0
+    read: int = 0
+    skipped: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    pages: int = 0
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing failed, else the highest exit code met (see :mod:`ocr.errors`)."""
+        return max((f.exit_code for f in self.failures), default=EXIT_OK)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run": self.run,
+            "inputs": self.inputs,
+            "read": self.read,
+            "skipped": self.skipped,
+            "failed": len(self.failures),
+            "pages": self.pages,
+            "seconds": round(self.seconds, 3),
+            "exit_code": self.exit_code,
+        }
+
+
+def output_name(name: str, fmt: str) -> str:
+    """Where input ``name``'s output in format ``fmt`` goes, relative to OUT."""
+    return f"{name}.{EXTENSIONS[fmt]}"
+
+
+# --- inputs --------------------------------------------------------------------------
+
+
+def _walk(folder: Path, exclude: Path | None) -> Iterator[Path]:
+    """Files of ``folder`` and its subfolders with an input suffix, sorted, skipping hidden ones and ``exclude``."""
+    for root, dirs, files in os.walk(folder):
+        here = Path(root)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (exclude is None or here / d != exclude))
+        for name in sorted(files):
+            if not name.startswith(".") and Path(name).suffix.lower() in INPUT_SUFFIXES:
+                yield here / name
+
+
+def collect_inputs(specs: Sequence[str], exclude: Path | None = None) -> tuple[list[BatchInput], list[Failure]]:
+    """The input files named by ``specs`` (files, folders read recursively, glob patterns), in order.
+
+    Inputs are named relative to the common folder of the given folders and of the
+    given files' folders. A missing file, a pattern matching nothing or a folder
+    without inputs is a :class:`Failure`. ``exclude`` (the output folder) is never searched.
+    """
+    skip = Path(os.path.abspath(exclude)) if exclude is not None else None
+    found: dict[Path, None] = {}
+    roots: list[str] = []
+    failures: list[Failure] = []
+
+    def add(path: Path, spec: str) -> None:
+        path = Path(os.path.abspath(path))
+        if path.is_dir():
+            files = list(_walk(path, skip))
+            if not files:
+                failures.append(Failure(spec, f"{spec}: no {'/'.join(sorted(INPUT_SUFFIXES))} files in folder", EXIT_INPUT))
+            roots.append(str(path))
+            found.update(dict.fromkeys(files))
+        elif not os.path.lexists(path):
+            failures.append(Failure(spec, f"{spec}: no such file", EXIT_INPUT))
+        else:
+            roots.append(str(path.parent))
+            found[path] = None
+
+    for spec in specs:
+        if _GLOB_CHARS & set(spec) and not os.path.lexists(spec):
+            matches = sorted(glob.glob(spec, recursive=True))
+            if not matches:
+                failures.append(Failure(spec, f"{spec}: no file matches", EXIT_INPUT))
+            for match in matches:
+                if skip is None or not Path(os.path.abspath(match)).is_relative_to(skip):
+                    add(Path(match), match)
+        else:
+            add(Path(spec), spec)
+    if not found:
+        return [], failures
+    base = os.path.commonpath(roots)
+    inputs = [BatchInput(path, Path(os.path.relpath(path, base)).as_posix()) for path in found]
+    return inputs, failures
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Put ``text`` at ``path`` all at once: written and synced to a temporary file beside it, then renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def _read_input(engine_for: EngineFor, path: str, name: str, out: str, settings: BatchSettings) -> dict[str, Any]:
+    """The worker's task: read one input, write its outputs; what the index records of it."""
+    started = time.perf_counter()
+    data = read_bytes(path, name)
+    document = read_document(data, settings.options, engine_for(settings.options), name=name)
+    outputs = []
+    for fmt in settings.formats:
+        rendered = render(document, fmt)
+        relative = output_name(name, fmt)
+        write_atomic(Path(out) / relative, rendered if rendered.endswith("\n") else rendered + "\n")
+        outputs.append(relative)
+    return {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "pages": len(document.pages),
+        "outputs": outputs,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def _file_sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+class _Journal:
+    """An append-only JSON Lines file; each line is written with one call, so it is whole or absent."""
+
+    def __init__(self, path: Path, truncate: bool = False) -> None:
+        if path.exists() and not truncate:
+            _cut_partial_line(path)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if truncate else 0)
+        self._fd = os.open(path, flags, 0o666)
+
+    def append(self, entry: dict[str, Any]) -> None:
+        os.write(self._fd, (json.dumps(entry, ensure_ascii=False) + "\n").encode())
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def _cut_partial_line(path: Path) -> None:
+    """Drop a last line cut short by a kill, so that the next entry starts on a line of its own."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with path.open("r+b") as stream:
+            stream.truncate(data.rfind(b"\n") + 1)
+
+
+def read_index(out: Path) -> dict[str, dict[str, Any]]:
+    """The latest index entry of every input name in output folder ``out``."""
+    entries: dict[str, dict[str, Any]] = {}
+    path = out / INDEX
+    if not path.exists():
+        return entries
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a kill
+        entries[entry["input"]] = entry
+    return entries
+
+
+def _is_done(item: BatchInput, entry: dict[str, Any] | None, key: str, out: Path) -> bool:
+    return (
+        entry is not None
+        and entry.get("settings") == key
+        and all((out / name).is_file() for name in entry.get("outputs", ()))
+        and entry.get("sha256") == _file_sha256(item.path)
+    )
+
+
+def _remove_partials(out: Path) -> None:
+    for root, _, files in os.walk(out):
+        for name in files:
+            if name.endswith(TEMP_SUFFIX):
+                (Path(root) / name).unlink(missing_ok=True)
+
+
+class _JobLock:
+    """An exclusive lock on the output folder for the job's duration (released by the OS even on SIGKILL)."""
+
+    def __init__(self, out: Path) -> None:
+        self._fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            raise UsageError(f"{out}: another batch job is writing to this folder") from None
+
+    def release(self) -> None:
+        os.close(self._fd)
+
+
+# --- progress --------------------------------------------------------------------------
+
+
+class Progress:
+    """A one-line progress bar redrawn in place on a terminal: files, pages, pages/s, ETA, errors."""
+
+    def __init__(self, stream: TextIO, total: int, interval: float = 0.2) -> None:
+        self.stream = stream
+        self.total = total
+        self.interval = interval
+        self.started = time.monotonic()
+        self._drawn = 0.0
+        self._shown = False
+
+    def line(self, files: int, pages: int, errors: int) -> str:
+        """The bar's text for ``files`` of :attr:`total` done, ``pages`` read, ``errors`` met so far."""
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rate = pages / elapsed
+        eta = "--:--" if files == 0 else _clock(elapsed / files * (self.total - files))
+        text = f" {files}/{self.total} files  {pages} pages  {rate:.2f} pages/s  ETA {eta}  {errors} errors"
+        room = self._columns() - len(text) - 3
+        if room < 10:
+            return text.strip()
+        filled = round(room * files / max(self.total, 1))
+        return f"[{'#' * filled}{'.' * (room - filled)}]{text}"
+
+    def _columns(self) -> int:
+        """The terminal's width (80 when it does not say)."""
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns or 80
+        except (AttributeError, OSError, ValueError):
+            return 80
+
+    def update(self, files: int, pages: int, errors: int, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self._drawn < self.interval:
+            return
+        self._drawn = now
+        self.stream.write("\r\x1b[2K" + self.line(files, pages, errors) + ("\n" if final else ""))
+        self.stream.flush()
+        self._shown = not final
+
+    def message(self, text: str) -> None:
+        """Print ``text`` on its own line above the bar."""
+        self.stream.write(("\r\x1b[2K" if self._shown else "") + text + "\n")
+        self.stream.flush()
+        self._drawn = 0.0
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+# --- the job ---------------------------------------------------------------------------
+
+
+def run_batch(
+    inputs: Sequence[BatchInput],
+    out: Path,
+    settings: BatchSettings,
+    *,
+    workers: int,
+    force: bool = False,
+    timeout: float | None = None,
+    failures: Sequence[Failure] = (),
+    progress: Progress | None = None,
+    report: Callable[[str], None] | None = None,
+) -> BatchSummary:
+    """Read ``inputs`` into output folder ``out`` with ``workers`` processes; see the module doc.
+
+    ``failures`` (from :func:`collect_inputs`) go into the errors report too. ``timeout``
+    bounds the seconds spent on one input. ``report`` receives a line per failure;
+    ``progress`` counts the inputs to read (not those skipped) and is redrawn as they
+    finish. Raises :class:`~ocr.errors.EngineError` at
+    once if the engine cannot be built, and :class:`UsageError` if another job holds ``out``.
+    """
+    if workers < 1:
+        raise UsageError(f"workers must be at least 1, got {workers}")
+    started = time.monotonic()
+    out.mkdir(parents=True, exist_ok=True)
+    summary = BatchSummary(run=f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}", inputs=len(inputs))
+    lock = _JobLock(out)
+    try:
+        _remove_partials(out)
+        key = settings.key()
+        previous = read_index(out)
+        todo = [item for item in inputs if force or not _is_done(item, previous.get(item.name), key, out)]
+        summary.skipped = len(inputs) - len(todo)
+        errors = _Journal(out / ERRORS, truncate=True)
+        index = _Journal(out / INDEX)
+
+        def fail(failure: Failure) -> None:
+            summary.failures.append(failure)
+            errors.append({**asdict(failure), "run": summary.run})
+            if report is not None:
+                report(failure.error)
+
+        try:
+            for failure in failures:
+                fail(failure)
+            for item in inputs:
+                if any(output_name(item.name, fmt) in JOB_FILES for fmt in settings.formats):
+                    fail(Failure(item.name, f"{item.name}: its output would overwrite the job's own files", EXIT_INPUT))
+            refused = {failure.input for failure in summary.failures}
+            todo = [item for item in todo if item.name not in refused]
+            if todo:
+                _read_all(todo, out, settings, key, workers, timeout, summary, index, fail, progress)
+        finally:
+            index.close()
+            errors.close()
+        summary.seconds = time.monotonic() - started
+        write_atomic(out / SUMMARY, json.dumps({**summary.as_dict(), "settings": settings.as_dict()}, indent=2) + "\n")
+    finally:
+        lock.release()
+    return summary
+
+
+def _read_all(
+    todo: Sequence[BatchInput],
+    out: Path,
+    settings: BatchSettings,
+    key: str,
+    workers: int,
+    timeout: float | None,
+    summary: BatchSummary,
+    index: _Journal,
+    fail: Callable[[Failure], None],
+    progress: Progress | None,
+) -> None:
+    """Read ``todo`` in a pool of worker processes, recording each input as it finishes."""
+    size = min(workers, len(todo))
+    if progress is not None:
+        progress.total = len(todo)
+        progress.started = time.monotonic()
+    with WorkerPool(size, settings.options) as pool, ThreadPoolExecutor(size, thread_name_prefix="batch") as threads:
+        pool.wait_ready()
+        futures: dict[Future[dict[str, Any]], BatchInput] = {
+            threads.submit(pool.run, _read_input, str(item.path), item.name, str(out), settings, timeout=timeout): item
+            for item in todo
+        }
+        done = 0
+        try:
+            for future in as_completed(futures):
+                item = futures[future]
+                done += 1
+                try:
+                    result = future.result()
+                except OcrError as exc:
+                    reason = str(exc) if str(exc).startswith(item.name) else f"{item.name}: {exc}"
+                    fail(Failure(item.name, reason, exc.exit_code))
+                else:
+                    index.append({"input": item.name, "path": str(item.path), **result, "settings": key,
+                                  "run": summary.run})
+                    summary.read += 1
+                    summary.pages += result["pages"]
+                if progress is not None:
+                    progress.update(done, summary.pages, len(summary.failures), final=done == len(todo))
+        finally:
+            for future in futures:
+                future.cancel()

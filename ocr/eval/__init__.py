@@ -1,0 +1,1 @@
+"""Evaluation of detectors and recognizers on the shared evaluation sets."""

@@ -1,0 +1,282 @@
+"""The ``ocr`` command: through click's runner and as a real process, good and bad inputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+from sample_files import NAMES, sample, truth
+
+from cli import main
+from ocr import __version__
+from ocr.document import Document
+from ocr.engines.tesseract import TesseractEngine
+from ocr.errors import EXIT_ENGINE, EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
+from ocr.eval.metrics import cer
+from ocr.export import schema
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """``ocr ARGS`` as a separate process (the console script installed beside this Python)."""
+    script = Path(sys.executable).with_name("ocr")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
+    return subprocess.run(command + list(args), input=stdin, capture_output=True, cwd=REPO, timeout=300)
+
+
+def invoke(*args: str, stdin: bytes | None = None):  # noqa: ANN201 (click's Result)
+    return CliRunner().invoke(main, list(args), input=stdin)
+
+
+def one_line_error(stderr: str) -> str:
+    """The single stderr line of a failed run (asserting there is exactly one, and no traceback)."""
+    lines = stderr.splitlines()
+    assert len(lines) == 1, f"expected one stderr line, got: {stderr!r}"
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+# --- bad inputs --------------------------------------------------------------------
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width``×``height`` pixels (a decompression bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def _encrypted_pdf() -> bytes:
+    """A one-page PDF under the standard security handler whose empty user password does not open it."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] >>",
+        b"<< /Filter /Standard /V 1 /R 2 /O <%s> /U <%s> /P -4 >>" % (b"ab" * 32, b"cd" * 32),
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 5\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size 5 /Root 1 0 R /Encrypt 4 0 R /ID [<00112233> <00112233>] >>\n"
+    out += b"startxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+def _bad_inputs(folder: Path) -> dict[str, tuple[list[str], str]]:
+    """Case name → (arguments after ``scan``, a fragment the one-line message must contain)."""
+    clean = sample("clean_page.png").read_bytes()
+    files = {
+        "empty.png": b"",
+        "truncated.png": clean[: len(clean) // 2],
+        "corrupt.png": clean[:16] + b"\x00garbage" * 40,
+        "notes.txt": b"just some text, not an image\n",
+        "bomb.png": _png_claiming(50_000, 50_000),
+        "locked.pdf": _encrypted_pdf(),
+        "broken.pdf": b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ntrailer garbage\n",
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    (folder / "folder.png").mkdir()
+    at = lambda name: str(folder / name)  # noqa: E731
+    return {
+        "missing": ([at("missing.png")], "no such file"),
+        "directory": ([at("folder.png")], "directory"),
+        "empty": ([at("empty.png")], "empty"),
+        "truncated": ([at("truncated.png")], "truncated.png"),
+        "corrupt": ([at("corrupt.png")], "corrupt.png"),
+        "unsupported": ([at("notes.txt")], "unsupported format (supported: PNG, JPEG, TIFF, BMP, WebP, GIF, PDF)"),
+        "over-limit": ([str(sample("clean_page.png")), "--max-pixels", "10000"], "10,000 pixels"),
+        "bomb": ([at("bomb.png")], "100,000,000 pixels"),
+        "encrypted-pdf": ([at("locked.pdf")], "encrypted"),
+        "broken-pdf": ([at("broken.pdf")], "broken.pdf"),
+    }
+
+
+BAD_CASES = ("missing", "directory", "empty", "truncated", "corrupt", "unsupported", "over-limit", "bomb",
+             "encrypted-pdf", "broken-pdf")
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
+def test_each_bad_input_gives_exit_3_and_one_line(case: str, tmp_path: Path) -> None:
+    cases = _bad_inputs(tmp_path)
+    assert tuple(cases) == BAD_CASES
+    args, fragment = cases[case]
+    result = invoke("scan", *args)
+    assert result.exit_code == EXIT_INPUT, result.output
+    line = one_line_error(result.stderr)
+    assert line.startswith("ocr: ") and fragment in line
+    assert result.stdout == ""
+
+
+def test_bad_inputs_as_real_processes(tmp_path: Path) -> None:
+    """Every bad input at once: one stderr line each, in order, the readable input still read."""
+    cases = _bad_inputs(tmp_path)
+    inputs = [args[0] for name, (args, _) in cases.items() if name != "over-limit"]
+    result = run("scan", *inputs, str(sample("clean_page.png")), "--format", "json")
+    assert result.returncode == EXIT_INPUT
+    stderr = result.stderr.decode()
+    assert "Traceback" not in stderr
+    lines = stderr.splitlines()
+    assert len(lines) == len(inputs)
+    for line, path in zip(lines, inputs):
+        assert line.startswith(f"ocr: {path}: ")
+    documents = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert [d["source"] for d in documents] == [str(sample("clean_page.png"))]
+
+
+def test_usage_errors_exit_2() -> None:
+    for args in (["scan"], ["scan", "x.png", "--engine", "nope"], ["scan", "x.png", "--mode", "block"],
+                 ["scan", "x.png", "--dpi", "0"], ["scan", "x.png", "--format", "pdf"], ["frobnicate"],
+                 ["scan", "x.png", "--viz", "out.gif"], ["scan", "x.png", "--output", "/no/such/folder/out.txt"]):
+        result = invoke(*args)
+        assert result.exit_code == EXIT_USAGE, (args, result.output)
+        assert "Traceback" not in result.output
+
+
+def test_unknown_engine_lists_the_known_ones() -> None:
+    result = invoke("scan", str(sample("clean_page.png")), "--engine", "nope")
+    assert "tesseract" in result.stderr
+
+
+def test_engine_failure_exits_4_with_one_line() -> None:
+    result = run("scan", str(sample("clean_page.png")), "--lang", "xyz")
+    assert result.returncode == EXIT_ENGINE
+    line = one_line_error(result.stderr.decode())
+    assert line.startswith("ocr: no Tesseract data for language 'xyz'")
+
+
+def test_an_unexpected_error_is_one_line_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(TesseractEngine, "read", broken)
+    result = invoke("scan", str(sample("clean_page.png")), str(sample("receipt.png")))
+    assert result.exit_code == EXIT_INTERNAL
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and all("internal error: ZeroDivisionError: boom" in line for line in lines)
+    assert "Traceback" not in result.output
+
+
+# --- good inputs -------------------------------------------------------------------
+
+
+def test_scan_prints_the_text_of_the_clean_page() -> None:
+    result = run("scan", "samples/clean_page.png")
+    assert result.returncode == EXIT_OK and result.stderr == b""
+    assert cer(result.stdout.decode(), truth("clean_page.png")) <= 0.02
+
+
+def test_json_of_every_sample_validates_in_input_order() -> None:
+    paths = [str(sample(name)) for name in NAMES]
+    result = run("scan", *paths, "--format", "json")
+    assert result.returncode == EXIT_OK, result.stderr
+    lines = result.stdout.decode().splitlines()
+    assert len(lines) == len(paths)
+    validator = jsonschema.Draft202012Validator(schema())
+    for line, path in zip(lines, paths):
+        data = json.loads(line)
+        validator.validate(data)
+        assert data["source"] == path
+        assert Document.from_dict(data).to_dict() == data
+    assert [len(json.loads(line)["pages"]) for line in lines] == [1, 1, 1, 1, 2]
+
+
+def test_stdin_is_read_as_dash() -> None:
+    data = sample("clean_page.png").read_bytes()
+    result = invoke("scan", "-", "--format", "json", stdin=data)
+    assert result.exit_code == EXIT_OK
+    document = json.loads(result.stdout)
+    assert document["source"] == "-"
+    assert cer(Document.from_dict(document).text, truth("clean_page.png")) <= 0.02
+    empty = invoke("scan", "-", stdin=b"")
+    assert empty.exit_code == EXIT_INPUT and one_line_error(empty.stderr) == "ocr: <stdin>: empty input"
+
+
+def test_several_text_documents_are_separated_by_a_form_feed() -> None:
+    result = invoke("scan", str(sample("clean_page.png")), str(sample("two_page.pdf")), "--dpi", "150")
+    assert result.exit_code == EXIT_OK
+    parts = result.stdout.split("\f")
+    assert len(parts) == 3  # clean page, PDF page 1, PDF page 2
+    expected = [truth("clean_page.png"), *truth("two_page.pdf").split("\f")]
+    assert all(cer(part, text) <= 0.02 for part, text in zip(parts, expected))
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "hocr", "alto", "tsv"])
+def test_every_format_is_written(fmt: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = invoke("scan", str(sample("scoreboard.png")), "--format", fmt, "--output", str(out))
+    assert result.exit_code == EXIT_OK and result.stdout == ""
+    written = out.read_text(encoding="utf-8")
+    assert "FINAL" in written and written.endswith("\n")
+
+
+def test_output_folder_gets_one_file_per_input(tmp_path: Path) -> None:
+    copy = tmp_path / "in" / "clean_page.png"
+    copy.parent.mkdir()
+    copy.write_bytes(sample("clean_page.png").read_bytes())
+    out = tmp_path / "out"
+    out.mkdir()
+    args = [str(sample("clean_page.png")), str(copy), str(sample("scoreboard.png"))]
+    result = invoke("scan", *args, "--format", "alto", "--output", str(out))
+    assert result.exit_code == EXIT_OK
+    assert sorted(p.name for p in out.iterdir()) == ["clean_page-2.xml", "clean_page.xml", "scoreboard.xml"]
+    assert (out / "scoreboard.xml").read_text(encoding="utf-8").startswith("<?xml")
+
+
+def test_viz_writes_an_image_per_page(tmp_path: Path) -> None:
+    single = tmp_path / "boxes.png"
+    result = invoke("scan", str(sample("clean_page.png")), "--viz", str(single))
+    assert result.exit_code == EXIT_OK
+    with Image.open(single) as image, Image.open(sample("clean_page.png")) as original:
+        assert image.size == original.size
+
+    several = tmp_path / "viz.jpg"
+    result = invoke("scan", str(sample("receipt.png")), str(sample("two_page.pdf")), "--dpi", "100",
+                    "--viz", str(several))
+    assert result.exit_code == EXIT_OK
+    assert sorted(p.name for p in tmp_path.glob("viz*")) == ["viz-receipt.jpg", "viz-two_page-p2.jpg", "viz-two_page.jpg"]
+
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    result = invoke("scan", str(sample("two_page.pdf")), "--dpi", "100", "--viz", str(folder))
+    assert result.exit_code == EXIT_OK
+    assert sorted(p.name for p in folder.iterdir()) == ["two_page-p2.png", "two_page.png"]
+
+
+def test_line_mode_reads_the_image_as_one_line(tmp_path: Path) -> None:
+    with Image.open(sample("clean_page.png")) as page:
+        page.crop((40, 40, 760, 120)).save(tmp_path / "title.png")
+    result = invoke("scan", str(tmp_path / "title.png"), "--mode", "line", "--format", "json")
+    assert result.exit_code == EXIT_OK
+    page = Document.from_dict(json.loads(result.stdout)).pages[0]
+    assert len(page.blocks) == 1 and len(page.blocks[0].lines) == 1
+    assert cer(page.text, "Annual Report of the Riverside Library") <= 0.05
+
+
+def test_engines_lists_tesseract_as_available() -> None:
+    result = run("engines")
+    assert result.returncode == EXIT_OK
+    assert result.stdout.decode().startswith("tesseract  available (default): Tesseract 5")
+
+
+def test_version_and_help() -> None:
+    assert run("--version").stdout.decode().strip() == f"ocr, version {__version__}"
+    help_text = invoke("scan", "--help").output
+    for fragment in ("Examples:", "Exit codes:", "JSON Lines", "--viz", "--max-pixels"):
+        assert fragment in help_text

@@ -1,0 +1,213 @@
+"""``ocr serve`` as a real process: correct answers in every format, every error status, concurrency, timeouts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from io import BytesIO
+from typing import Iterator
+
+import httpx
+import pytest
+from lxml import etree
+from PIL import Image
+from service_process import Service, running_service
+from text_images import CRASH, HANG, encoded, text_image
+
+from ocr.config import ScanOptions
+from ocr.document import Document
+from ocr.engines.tesseract import TesseractEngine
+from ocr.export import FORMATS, render
+from ocr.pipeline import read_document
+
+LIMITS = ("--max-upload-mb", "1", "--max-pixels", "4000000", "--max-pages", "3")
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """Two workers, a queue long enough for 50 requests at once, a generous timeout."""
+    with running_service(tmp_path_factory.mktemp("service"), "--workers", "2", "--max-queue", "64",
+                         "--timeout", "300", *LIMITS) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """Two workers, one request may wait, 6 s per request."""
+    with running_service(tmp_path_factory.mktemp("strict"), "--workers", "2", "--max-queue", "1",
+                         "--timeout", "6", *LIMITS) as running:
+        yield running
+
+
+def post(service: Service, data: bytes, media: str = "image/png", timeout: float = 300, **params: str) -> httpx.Response:
+    return httpx.post(f"{service.url}/v1/ocr", content=data, headers={"Content-Type": media}, params=params,
+                      timeout=timeout)
+
+
+def pdf_of(*pages: Image.Image) -> bytes:
+    buffer = BytesIO()
+    pages[0].save(buffer, format="PDF", save_all=True, append_images=pages[1:])
+    return buffer.getvalue()
+
+
+def assert_error(response: httpx.Response, status: int, fragment: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["status"] == status and body["error"] and fragment in body["detail"], body
+
+
+def wait_for_requests(service: Service, count: int) -> None:
+    """Until the service holds ``count`` requests (running or waiting)."""
+    deadline = time.monotonic() + 120
+    while httpx.get(f"{service.url}/readyz").json()["requests"] != count:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+# --- answers -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_equals_the_pipeline_output(service: Service, fmt: str) -> None:
+    image = text_image("Quarterly report 2024")
+    expected = render(read_document(encoded(image), ScanOptions(), TesseractEngine(), name="upload"), fmt)
+    response = post(service, encoded(image), format=fmt)
+    assert response.status_code == 200, response.text
+    assert response.text == expected
+    assert response.headers["x-ocr-pages"] == "1"
+    if fmt == "json":
+        assert Document.from_dict(response.json()).text == "Quarterly report 2024"
+    if fmt in ("hocr", "alto"):
+        etree.fromstring(response.content)
+
+
+def test_multipart_pdf_of_two_pages(service: Service) -> None:
+    pdf = pdf_of(text_image("First page text"), text_image("Second page text"))
+    response = httpx.post(f"{service.url}/v1/ocr", files={"file": ("scan.pdf", pdf, "application/pdf")},
+                          params={"format": "json", "dpi": "72"}, timeout=300)
+    assert response.status_code == 200, response.text
+    document = Document.from_dict(response.json())
+    assert document.source == "scan.pdf"
+    assert [page.text for page in document.pages] == ["First page text", "Second page text"]
+
+
+def test_health_readiness_engines_docs_and_page(service: Service) -> None:
+    assert httpx.get(f"{service.url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{service.url}/readyz").json() == {"status": "ready", "workers": 2, "requests": 0}
+    info = httpx.get(f"{service.url}/v1/engines").json()
+    assert "tesseract" in info["engines"] and info["default"] == "tesseract" and "hocr" in info["formats"]
+    docs = httpx.get(f"{service.url}/docs")
+    assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text
+    assert httpx.get(f"{service.url}/docs-assets/swagger-ui-bundle.js").status_code == 200
+    spec = httpx.get(f"{service.url}/openapi.json").json()
+    body = spec["paths"]["/v1/ocr"]["post"]["requestBody"]["content"]
+    assert "multipart/form-data" in body and "image/png" in body
+    page = httpx.get(f"{service.url}/")
+    assert page.status_code == 200 and "/static/app.js" in page.text
+    assert httpx.get(f"{service.url}/static/app.js").status_code == 200
+
+
+def test_fifty_concurrent_uploads_each_get_their_own_answer(service: Service) -> None:
+    texts = [f"Request number {i} reads {i * 7}" for i in range(50)]
+    uploads = [encoded(text_image(text)) for text in texts]
+    with ThreadPoolExecutor(50) as clients:
+        responses = list(clients.map(lambda data: post(service, data, format="text"), uploads))
+    assert [r.status_code for r in responses] == [200] * 50
+    assert [r.text for r in responses] == texts
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+def test_400_for_empty_or_malformed_uploads(service: Service) -> None:
+    assert_error(post(service, b""), 400, "empty upload")
+    no_file = httpx.post(f"{service.url}/v1/ocr", content=b"--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--b--\r\n",
+                         headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert_error(no_file, 400, "exactly one file part, found 0")
+    assert_error(post(service, b"--b\r\ngarbage", media="multipart/form-data"), 400, "without a boundary")
+
+
+def test_413_for_large_uploads_pages_and_documents(service: Service) -> None:
+    big = b"\x89PNG\r\n\x1a\n" + bytes(1_200_000)
+    assert_error(post(service, big), 413, "upload exceeds the limit")
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit is checked while reading
+        for _ in range(20):
+            yield bytes(100_000)
+
+    streamed = httpx.post(f"{service.url}/v1/ocr", content=chunks(), headers={"Content-Type": "image/png"})
+    assert_error(streamed, 413, "upload exceeds the limit")
+    assert_error(post(service, encoded(Image.new("RGB", (2100, 2000), "white"))), 413, "exceeds the limit of 4,000,000 pixels")
+    four_pages = pdf_of(*(text_image(f"Page {i}") for i in range(4)))
+    assert_error(post(service, four_pages, media="application/pdf"), 413, "4 pages exceeds the limit of 3 pages")
+
+
+def test_415_for_what_is_not_an_image_or_pdf(service: Service) -> None:
+    assert_error(post(service, b"hello", media="text/plain"), 415, "unsupported content type 'text/plain'")
+    assert_error(post(service, b"hello, not an image"), 415, "unsupported format")
+
+
+def test_422_for_bad_parameters_and_corrupt_images(service: Service) -> None:
+    data = encoded(text_image("Fine"))
+    assert_error(post(service, data, format="docx"), 422, "format:")
+    assert_error(post(service, data, engine="nope"), 422, "engine:")
+    assert_error(post(service, data, dpi="5000"), 422, "dpi:")
+    assert_error(post(service, data, lang="eng; rm -rf"), 422, "lang:")
+    assert_error(post(service, data[: len(data) // 2]), 422, "upload")
+    assert_error(httpx.get(f"{service.url}/nowhere"), 404, "Not Found")
+
+
+def test_500_when_a_worker_crashes_and_the_service_recovers(service: Service) -> None:
+    crash = post(service, encoded(text_image("Crash now", corner=CRASH)), engine="fault")
+    assert_error(crash, 500, "worker process died (exit code 70)")
+    for _ in range(3):  # the crashed worker was replaced
+        assert post(service, encoded(text_image("Still here")), format="text").text == "Still here"
+
+
+def test_a_slow_request_times_out_without_blocking_others(strict: Service) -> None:
+    hung: dict[str, httpx.Response] = {}
+    slow = threading.Thread(target=lambda: hung.update(r=post(strict, encoded(text_image("Hang", corner=HANG)),
+                                                                engine="fault")))
+    slow.start()
+    wait_for_requests(strict, 1)
+    for i in range(4):  # answered by the other worker while the first one hangs
+        response = post(strict, encoded(text_image(f"Meanwhile {i}")), format="text")
+        assert response.status_code == 200 and response.text == f"Meanwhile {i}"
+    assert "r" not in hung
+    slow.join()
+    assert_error(hung["r"], 504, "timed out after")
+    assert post(strict, encoded(text_image("After the timeout")), format="text").text == "After the timeout"
+    deadline = time.monotonic() + 120
+    while httpx.get(f"{strict.url}/readyz").status_code != 200:  # the killed worker was replaced
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_503_with_retry_after_when_the_queue_is_full(strict: Service) -> None:
+    hang = encoded(text_image("Hang", corner=HANG))
+    with ThreadPoolExecutor(3) as clients:
+        hung = [clients.submit(post, strict, hang, engine="fault") for _ in range(2)]
+        wait_for_requests(strict, 2)
+        queued = clients.submit(post, strict, encoded(text_image("Queued")), format="text")
+        wait_for_requests(strict, 3)
+        refused = post(strict, encoded(text_image("Refused")))
+        assert_error(refused, 503, "too many requests waiting")
+        assert int(refused.headers["retry-after"]) >= 1
+        assert [f.result().status_code for f in hung] == [504, 504]
+        assert queued.result().status_code in (503, 504)  # its deadline passed while both workers hung
+
+
+def test_logs_hold_no_request_content_and_nothing_is_written_to_disk(service: Service) -> None:
+    secret = "Confidential salary 98765"
+    response = httpx.post(f"{service.url}/v1/ocr", files={"file": ("secret-name-4711.png", encoded(text_image(secret)))},
+                          params={"format": "text", "lang": "eng"}, headers={"Authorization": "Bearer token-31337"},
+                          timeout=300)
+    assert response.text == secret
+    assert_error(post(service, b"Confidential garbage"), 415, "unsupported")
+    log = service.log_text()
+    assert "POST /v1/ocr 200" in log
+    for leak in ("Confidential", "98765", "secret-name", "token-31337", "format=text", "Traceback"):
+        assert leak not in log
+    assert list(service.tmp.iterdir()) == []
