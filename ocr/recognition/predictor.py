@@ -1,0 +1,288 @@
+"""Read text crops with an exported recognizer on onnxruntime.
+
+Stages: pre-processing (gray, resize to the model height keeping the aspect ratio,
+scale to [-1, 1]), batching (crops sorted by width, widths bucketed to a step and padded
+by repeating the last column), the model (``ocr.runtime.Session``) and decoding (CTC
+greedy or attention greedy until end-of-sequence) with per-character probabilities.
+
+CTC models read a crop of any width in one pass. Attention models read at most
+``img_width`` columns at once: wider crops are cut into overlapping windows whose
+readings are merged where they agree, so nothing is silently truncated.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from ..charset import BLANK
+from ..errors import EngineError, InputError
+from ..models import weights_dir
+from ..runtime import RuntimeConfig, Session
+from .config import RecognizerConfig
+
+WIDTH_STEP = 16
+"""Batch widths are rounded up to a multiple of this many pixels."""
+
+BATCH_PIXELS = 64 * 64 * 256
+"""Upper bound on (batch × height × width) of one model run."""
+
+WINDOW_OVERLAP = 2
+"""Consecutive windows of a long crop (attention models) share this many times the height:
+about four characters, enough to line their readings up."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The text of one crop, its confidence in [0, 1] and the probability of each character."""
+
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...]
+
+
+def word_confidence(char_confidences: Sequence[float]) -> float:
+    """Confidence of a reading: the product of its character probabilities (0 when empty).
+
+    Chosen on the reliability tables of english_g2 over five eval sets: it separates right
+    from wrong readings better (AUC 0.876) and is better calibrated (ECE 0.16) than the
+    minimum (0.876, 0.22), the geometric mean (0.864, 0.35) or EasyOCR's mean (0.873, 0.17).
+    """
+    if not char_confidences:
+        return 0.0
+    return float(np.prod(char_confidences))
+
+
+# --------------------------------------------------------------------------- pre-processing
+
+
+def to_gray(crop: np.ndarray) -> np.ndarray:
+    """A uint8 crop (H×W gray, H×W×3 RGB or H×W×4 RGBA) as H×W uint8 gray."""
+    if not isinstance(crop, np.ndarray) or crop.dtype != np.uint8:
+        raise InputError(f"a crop must be a uint8 numpy array, got {getattr(crop, 'dtype', type(crop).__name__)}")
+    if not (crop.ndim == 2 or (crop.ndim == 3 and crop.shape[2] in (1, 3, 4))):
+        raise InputError(f"a crop must be H×W, H×W×3 or H×W×4, got shape {crop.shape}")
+    if crop.ndim == 2 or crop.shape[2] == 1 or crop.size == 0:
+        return crop.reshape(crop.shape[:2])
+    return cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY if crop.shape[2] == 3 else cv2.COLOR_RGBA2GRAY)
+
+
+def resize_to_height(gray: np.ndarray, height: int, min_width: int) -> np.ndarray:
+    """Scale ``gray`` to ``height`` rows keeping its aspect ratio (at least ``min_width`` columns)."""
+    h, w = gray.shape
+    width = max(min_width, math.ceil(height * w / h))
+    interpolation = cv2.INTER_AREA if h > height else cv2.INTER_CUBIC
+    return cv2.resize(gray, (width, height), interpolation=interpolation)
+
+
+def batch_tensor(images: Sequence[np.ndarray], width: int) -> np.ndarray:
+    """Stack same-height uint8 images into a float32 (N, 1, H, width) batch in [-1, 1],
+    padding each on the right by repeating its last column."""
+    height = images[0].shape[0]
+    batch = np.empty((len(images), 1, height, width), dtype=np.float32)
+    for i, image in enumerate(images):
+        w = image.shape[1]
+        batch[i, 0, :, :w] = image
+        batch[i, 0, :, w:] = image[:, -1:]
+    return batch / np.float32(127.5) - np.float32(1.0)
+
+
+def plan_batches(widths: Sequence[int], max_pixels: int, height: int) -> list[tuple[list[int], int]]:
+    """Group item indices by width: sorted, bucketed to :data:`WIDTH_STEP`, each batch under
+    ``max_pixels``. Returns ``(indices, padded width)`` per batch."""
+    order = sorted(range(len(widths)), key=lambda i: widths[i])
+    batches: list[tuple[list[int], int]] = []
+    current: list[int] = []
+    bucket = 0
+    for i in order:
+        padded = math.ceil(widths[i] / WIDTH_STEP) * WIDTH_STEP
+        if current and (padded != bucket or (len(current) + 1) * padded * height > max_pixels):
+            batches.append((current, bucket))
+            current = []
+        current.append(i)
+        bucket = padded
+    if current:
+        batches.append((current, bucket))
+    return batches
+
+
+def split_windows(width: int, window: int, overlap: int) -> list[tuple[int, int]]:
+    """Column ranges ``[start, end)`` of windows at most ``window`` wide covering ``width``,
+    consecutive windows sharing ``overlap`` columns."""
+    if width <= window:
+        return [(0, width)]
+    count = math.ceil((width - overlap) / (window - overlap))
+    stride = (width - window) / (count - 1)
+    starts = [round(k * stride) for k in range(count)]
+    return [(s, min(width, s + window)) for s in starts]
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis."""
+    shifted = np.exp(logits - logits.max(-1, keepdims=True))
+    return shifted / shifted.sum(-1, keepdims=True)
+
+
+def decode_ctc(probs: np.ndarray, charset: str) -> tuple[str, tuple[float, ...]]:
+    """Greedy CTC over (steps, classes) probabilities: collapse repeats, drop blanks (class 0).
+    A character's probability is the highest over the steps of its run."""
+    best = probs.argmax(-1)
+    peak = probs.max(-1)
+    chars: list[str] = []
+    confidences: list[float] = []
+    previous = BLANK
+    for step, cls in enumerate(best):
+        if cls != BLANK:
+            if cls != previous:
+                chars.append(charset[cls - 1])
+                confidences.append(float(peak[step]))
+            else:
+                confidences[-1] = max(confidences[-1], float(peak[step]))
+        previous = cls
+    return "".join(chars), tuple(confidences)
+
+
+def decode_attention(probs: np.ndarray, charset: str) -> tuple[str, tuple[float, ...], float]:
+    """Greedy attention decoding over (steps, classes): characters until end-of-sequence
+    (class 0). Returns text, character probabilities and the end-of-sequence probability
+    (0 when the decoder ran out of steps)."""
+    best = probs.argmax(-1)
+    chars: list[str] = []
+    confidences: list[float] = []
+    for step, cls in enumerate(best):
+        if cls == BLANK:
+            return "".join(chars), tuple(confidences), float(probs[step, 0])
+        chars.append(charset[cls - 1])
+        confidences.append(float(probs[step, cls]))
+    return "".join(chars), tuple(confidences), 0.0
+
+
+def _best_offset(a: str, b: str, expected: int, slack: int) -> int:
+    """The offset ``d`` (``b[i]`` lines up with ``a[i + d]``) near ``expected`` under which the
+    characters that line up agree best (agreements minus disagreements); ties go to the
+    offset closest to ``expected``, and ``expected`` wins unless two characters agree."""
+
+    def agreement(d: int) -> tuple[int, int]:
+        pairs = range(max(0, -d), min(len(b), len(a) - d))
+        same = sum(a[i + d] == b[i] for i in pairs)
+        return same - (len(pairs) - same), same
+
+    best = max(range(expected - slack, expected + slack + 1), key=lambda d: (agreement(d)[0], -abs(d - expected)))
+    return best if agreement(best)[1] >= 2 else expected
+
+
+def merge_windows(
+    parts: Sequence[tuple[str, tuple[float, ...]]], windows: Sequence[tuple[int, int]]
+) -> tuple[str, tuple[float, ...]]:
+    """Join the readings of overlapping windows (column ranges ``windows``).
+
+    Each next reading is lined up with the text so far at the character offset, near the
+    one its columns predict, where the most characters agree (this survives a character
+    cut in half at a window edge); the seam is placed in the middle of the shared stretch.
+    """
+    text, confs = parts[0]
+    previous_end = windows[0][1]
+    for (next_text, next_confs), (start, end) in zip(parts[1:], windows[1:]):
+        cut, skip = len(text), 0
+        if text and next_text:
+            shared = (previous_end - start) * len(next_text) / (end - start)  # new characters in the shared columns
+            offset = _best_offset(text, next_text, len(text) - round(shared), max(2, math.ceil(shared / 2)))
+            low, high = max(0, offset), min(len(text), offset + len(next_text))
+            if high > low:
+                cut = (low + high + 1) // 2
+                skip = cut - offset
+        text = text[:cut] + next_text[skip:]
+        confs = confs[:cut] + next_confs[skip:]
+        previous_end = end
+    return text, confs
+
+
+# --------------------------------------------------------------------------- the predictor
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    """An ``.onnx`` path as given, or the model ``name`` in the weights folder (``<name>.onnx``)."""
+    path = Path(name_or_path)
+    if path.suffix == ".onnx" or path.is_file():
+        return path
+    return weights_dir() / f"{name_or_path}.onnx"
+
+
+def load_config(model_path: str | Path) -> RecognizerConfig:
+    """The :class:`RecognizerConfig` stored beside ``model_path`` as ``.json``."""
+    path = Path(model_path).with_suffix(".json")
+    try:
+        return RecognizerConfig.load(path)
+    except FileNotFoundError:
+        raise EngineError(f"recognizer config not found: {path} (it is written beside the .onnx by the export)") from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise EngineError(f"bad recognizer config {path}: {exc}") from None
+
+
+class Recognizer:
+    """A recognizer ONNX model with its config; ``read(crops)`` gives one :class:`Reading` per crop."""
+
+    def __init__(self, model_path: str | Path, runtime_config: RuntimeConfig = RuntimeConfig()) -> None:
+        """``model_path``: an ``.onnx`` file with its ``.json`` config beside it, or a model name in the weights folder."""
+        model_path = resolve_model(model_path)
+        if not model_path.is_file():
+            raise EngineError(f"recognizer model not found: {model_path} (run `ocr models`, or give an .onnx path)")
+        self.config = load_config(model_path)
+        if self.config.input_channels != 1:
+            raise EngineError(f"{model_path}: only gray (input_channels 1) recognizers are supported")
+        self.session = Session(model_path, runtime_config)
+        self.min_width = self.config.img_height // 2
+        self.attention = self.config.prediction == "Attn"
+
+    def read(self, crops: Sequence[np.ndarray]) -> list[Reading]:
+        """Read each crop (uint8 gray or RGB, one word or line) into text with confidences."""
+        prepared = [self._windows(crop) for crop in crops]
+        decoded = iter(self._decode([image for _, images in prepared for image in images]))
+        readings = []
+        for ranges, images in prepared:
+            parts = [next(decoded) for _ in images]
+            if not parts:
+                readings.append(Reading("", 0.0, ()))
+                continue
+            text, confs = merge_windows([(text, confs) for text, confs, _ in parts], ranges)
+            ends = tuple(end for _, _, end in parts) if self.attention else ()
+            readings.append(Reading(text, word_confidence(confs + ends), confs))
+        return readings
+
+    def _windows(self, crop: np.ndarray) -> tuple[list[tuple[int, int]], list[np.ndarray]]:
+        """The crop at model height, as one image (CTC) or overlapping windows (attention),
+        with their column ranges; nothing for an empty crop."""
+        gray = to_gray(crop)
+        if gray.size == 0:
+            return [], []
+        height = self.config.img_height
+        resized = resize_to_height(gray, height, self.min_width)
+        if self.attention:
+            ranges = split_windows(resized.shape[1], self.config.img_width, WINDOW_OVERLAP * height)
+        else:
+            ranges = [(0, resized.shape[1])]
+        return ranges, [resized[:, start:end] for start, end in ranges]
+
+    def _decode(self, images: Sequence[np.ndarray]) -> list[tuple[str, tuple[float, ...], float]]:
+        """Run the model on batches of similar width and decode each image into text, character
+        probabilities and the end-of-sequence probability (attention; 1 for CTC)."""
+        results: list[tuple[str, tuple[float, ...], float]] = [("", (), 1.0)] * len(images)
+        widths = [image.shape[1] for image in images]
+        for indices, width in plan_batches(widths, BATCH_PIXELS, self.config.img_height):
+            probs = softmax(self.session.run(batch_tensor([images[i] for i in indices], width))[0])
+            for row, i in enumerate(indices):
+                if self.attention:
+                    results[i] = decode_attention(probs[row], self.config.charset)
+                else:
+                    # only the steps that see the image itself, not its padding
+                    steps = min(probs.shape[1], math.ceil(probs.shape[1] * widths[i] / width) + 1)
+                    results[i] = (*decode_ctc(probs[row, :steps], self.config.charset), 1.0)
+        return results
