@@ -172,8 +172,20 @@ def _viz_writer(viz: Path, stem: str, several_inputs: bool) -> PageCallback:
               help="Save each page with its word outlines, colored by confidence (red 0 to green 1), to this image "
                    "file (.png, .jpg, .webp, .bmp, .tif) or existing folder. Page N > 1 of an input adds -pN to the "
                    "name; with several inputs, a file name gets -NAME of each input; a folder gets NAME.png.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="Pipeline settings file (TOML or YAML) for the neural and hybrid engines; default $OCR_CONFIG. "
+                   "OCR_<SETTING> variables override it, and the flags below override those.")
+@click.option("--detector", default=None, help="Detector model (teacher, student, student-int8).")
+@click.option("--recognizer", default=None, help="Recognizer model name in weights/ or an .onnx path.")
+@click.option("--fallback-threshold", type=click.FloatRange(0, 1), default=None,
+              help="hybrid: words read with less confidence are re-read by Tesseract.")
+@click.option("--threads", type=click.IntRange(min=0), default=None, help="onnxruntime threads (0: automatic).")
+@click.option("--template", "template_file", type=click.Path(dir_okay=False), default=None,
+              help="Read the fields named in this template (JSON or YAML) instead of all text: one JSON record "
+                   "per image with each field's value, confidence and source (see samples/scoreboard.template.yaml).")
 def scan(inputs: tuple[str, ...], fmt: str, output: Path | None, engine: str, mode: str, lang: str, dpi: int,
-         max_pixels: int, viz: Path | None) -> None:
+         max_pixels: int, viz: Path | None, config_file: str | None, detector: str | None, recognizer: str | None,
+         fallback_threshold: float | None, threads: int | None, template_file: str | None) -> None:
     """Read images and PDFs and write their text.
 
     INPUT is a file path, or - for standard input. Every page of a PDF or multi-page
@@ -198,9 +210,17 @@ def scan(inputs: tuple[str, ...], fmt: str, output: Path | None, engine: str, mo
       cat photo.jpg | ocr scan - --viz boxes.png
       ocr scan word.png --mode line
     """
-    options = ScanOptions(engine=engine, mode=mode, lang=lang, dpi=dpi, max_pixels=max_pixels)  # type: ignore[arg-type]
+    from ocr.config import load_pipeline_config
+
+    pipeline = load_pipeline_config(config_file, overrides={"detector": detector, "recognizer": recognizer,
+                                                            "fallback_threshold": fallback_threshold,
+                                                            "threads": threads})
+    options = ScanOptions(engine=engine, mode=mode, lang=lang, dpi=dpi, max_pixels=max_pixels,  # type: ignore[arg-type]
+                          pipeline=pipeline)
     _check_destination(output, "--output")
     _check_destination(viz, "--viz")
+    if template_file is not None:
+        raise SystemExit(_scan_template(inputs, template_file, options, output))
     if viz is not None and not viz.is_dir() and viz.suffix.lower() not in VIZ_SUFFIXES:
         raise click.BadParameter(f"use a file name ending in {', '.join(VIZ_SUFFIXES)} or an existing folder",
                                  param_hint="--viz")
@@ -225,7 +245,34 @@ def scan(inputs: tuple[str, ...], fmt: str, output: Path | None, engine: str, mo
             sink.write(render(document, fmt), stem)
     finally:
         sink.close()
+    summary = getattr(reader, "summary", None)
+    if summary is not None and sys.stderr.isatty():
+        _say(summary())
     raise SystemExit(worst)
+
+
+def _scan_template(inputs: Sequence[str], template_file: str, options: ScanOptions, output: Path | None) -> int:
+    """``ocr scan --template``: one JSON record per input (its first page); returns the exit code."""
+    from ocr.io import iter_pages
+    from ocr.templates import TemplateReader, load_template, record_json
+
+    reader = TemplateReader(load_template(template_file), options)
+    sink = _Sink(output, "json")
+    worst = EXIT_OK
+    try:
+        for item, stem in zip(inputs, _stems(inputs)):
+            source: str | bytes = sys.stdin.buffer.read() if item == STDIN else item
+            try:
+                image = next(iter_pages(source, dpi=options.dpi, max_pixels=options.max_pixels, max_pages=None,
+                                        name="<stdin>" if item == STDIN else item))
+            except OcrError as exc:
+                _say(str(exc))
+                worst = max(worst, exc.exit_code)
+                continue
+            sink.write(record_json(reader.read(image, item)), stem)
+    finally:
+        sink.close()
+    return worst
 
 
 @main.command()
@@ -304,8 +351,10 @@ def batch(inputs: tuple[str, ...], out: Path, formats: tuple[str, ...], list_fil
         specs += [line.strip() for line in list_file if line.strip() and not line.lstrip().startswith("#")]
     if not specs:
         raise click.UsageError("give at least one INPUT or --list")
+    from ocr.config import load_pipeline_config
+
     options = ScanOptions(engine=engine, mode=mode, lang=lang, dpi=dpi, max_pixels=max_pixels,  # type: ignore[arg-type]
-                          max_pages=max_pages)
+                          max_pages=max_pages, pipeline=load_pipeline_config())
     settings = BatchSettings(options, formats)
     found, failures = collect_inputs(specs, exclude=out)
     progress = Progress(sys.stderr, len(found)) if sys.stderr.isatty() and found else None
@@ -382,6 +431,43 @@ def models(force: bool) -> None:
             click.echo(f"{report.model.name}: present {report.model.path} ({size_mb:.1f} MB; --force to re-export)")
 
 
+@main.command()
+@click.argument("sets", nargs=-1, required=True, metavar="DATASET...")
+@click.option("--engines", default="hybrid,neural,tesseract,easyocr,rapidocr", show_default=True,
+              help="Comma-separated engines: this project's (`ocr engines`) and the peers easyocr, rapidocr.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N images of each set.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Threads of every engine (OpenMP, BLAS, onnxruntime intra-op, torch).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("bench-results"),
+              show_default=True, help="Folder for results.md, results.json, accuracy_vs_speed.png and raw/.")
+@click.option("--venvs", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of the peers' virtual environments (benchmarks/setup_peers.sh)  "
+                   "[default: $OCR_BENCH_VENVS or ~/.cache/ocr-bench/venvs]")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop an engine that takes longer than this many seconds on one set.")
+def bench(sets: tuple[str, ...], engines: str, limit: int | None, threads: int, out: Path, venvs: Path | None,
+          timeout: float | None) -> None:
+    """Compare OCR engines on DATASETs (folders with manifest.jsonl, or names of the shared eval sets).
+
+    Each engine reads every image in its own process with the same threads, models
+    loaded once and a warm-up read untimed. Engines that are not installed are skipped
+    with a notice. Writes OUT/results.md (also printed), OUT/results.json and
+    OUT/accuracy_vs_speed.png.
+
+    \b
+    Example:
+      ocr bench tesseract_testing funsd_test sroie_eval iiit5k_test icdar2015_test --limit 20
+    """
+    from ocr.bench.harness import run_bench
+    from ocr.bench.report import write
+
+    names = [name.strip() for name in engines.split(",") if name.strip()]
+    if not names:
+        raise click.BadParameter("name at least one engine", param_hint="--engines")
+    report = run_bench(sets, names, threads=threads, limit=limit, venvs=venvs, out=out, timeout=timeout, notify=_say)
+    click.echo(write(report, out, _say), nl=False)
+
+
 @main.group(name="eval")
 def eval_group() -> None:
     """Measure detectors and recognizers on evaluation sets."""
@@ -433,6 +519,58 @@ def eval_recognize(sets: tuple[str, ...], models: tuple[str, ...], level: str, l
     except OcrError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(exc.exit_code) from None
+
+
+def _pipeline_options(config_file: str | None, **flags: Any) -> ScanOptions:
+    """ScanOptions whose pipeline settings are layered: defaults, config file, OCR_* variables, then ``flags``."""
+    from ocr.config import load_pipeline_config
+
+    return ScanOptions(pipeline=load_pipeline_config(config_file, overrides=flags))
+
+
+@eval_group.command(name="pages")
+@click.argument("sets", nargs=-1, required=True)
+@click.option("--engines", "engine_list", default="hybrid,neural,tesseract", show_default=True,
+              help="Comma-separated engines to compare.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N pages of each set.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write every number here.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="Pipeline config file (TOML or YAML); default $OCR_CONFIG.")
+@click.option("--fallback-threshold", type=float, default=None, help="Override the Tesseract fallback threshold.")
+def eval_pages(sets: tuple[str, ...], engine_list: str, limit: int | None, json_path: str | None,
+               config_file: str | None, fallback_threshold: float | None) -> None:
+    """Whole-page accuracy of engines on SETS: bag-of-words F1, end-to-end word F1, CER, fallback rate, s/page."""
+    from ocr.eval.pages import format_scores, run_pages
+
+    options = _pipeline_options(config_file, fallback_threshold=fallback_threshold)
+    engines_ = [e.strip() for e in engine_list.split(",") if e.strip()]
+    for name in engines_:
+        engine_class(name)
+    scores = run_pages(sets, engines_, options, limit, json_path, progress=lambda m: click.echo(m, err=True))
+    click.echo(format_scores(scores))
+
+
+@eval_group.command(name="calibrate")
+@click.argument("sets", nargs=-1, required=True)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N pages of each set.")
+@click.option("--thresholds", default="0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.01", show_default=True,
+              help="Comma-separated fallback thresholds to try.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="Pipeline config file (TOML or YAML); default $OCR_CONFIG.")
+def eval_calibrate(sets: tuple[str, ...], limit: int | None, thresholds: str, config_file: str | None) -> None:
+    """Accuracy and fallback rate of the hybrid engine against its Tesseract threshold on SETS."""
+    from ocr.eval.pages import calibrate, collect_readings, format_calibration
+
+    try:
+        values = [float(v) for v in thresholds.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"not a list of numbers: {thresholds!r}", param_hint="--thresholds") from None
+    config = _pipeline_options(config_file).pipeline
+    rows = []
+    for name in sets:
+        pages = collect_readings(name, config, limit, progress=lambda m: click.echo(m, err=True))
+        rows.extend(calibrate(name, pages, values))
+    click.echo(format_calibration(rows))
 
 
 @main.group()

@@ -18,6 +18,8 @@ import sys
 from ..config import ScanOptions
 from ..errors import EngineError, UsageError
 from .base import Engine, Mode
+from .cloud import CloudEngine
+from .neural import HybridEngine, NeuralEngine
 from .tesseract import TesseractEngine
 
 __all__ = ["Engine", "Mode", "availability", "create_engine", "engine_class", "engine_names", "register"]
@@ -70,4 +72,7 @@ def _load_plugins() -> None:
 
 
 register(TesseractEngine)
+register(NeuralEngine)
+register(HybridEngine)
+register(CloudEngine)
 _load_plugins()

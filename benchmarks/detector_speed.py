@@ -1,0 +1,73 @@
+"""Median seconds per page for the CRAFT teacher and the Lite-CRAFT student on a 1000×1400 document page.
+
+Full detection (pre-processing, onnxruntime, post-processing) at the default canvas (1280, mag 1.5).
+Usage: python benchmarks/detector_speed.py [--models teacher student student-int8] [--threads 1 2] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from ocr.detection.predictor import Detector, OnnxScoreModel, model_path
+from ocr.runtime import RuntimeConfig
+
+WIDTH, HEIGHT = 1000, 1400
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
+WORDS = "the invoice total amount of this page is printed in a plain serif font with numbers 12.50 and dates 2024-01-31".split()
+
+
+def document_page() -> np.ndarray:
+    """A white page with 60 lines of 11–13 pt text (about 600 words)."""
+    page = Image.new("RGB", (WIDTH, HEIGHT), "white")
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.truetype(FONT, 17)
+    rng = np.random.default_rng(0)
+    for row in range(60):
+        line = " ".join(rng.choice(WORDS, 10))
+        draw.text((70, 60 + row * 21), line, font=font, fill="black")
+    return np.asarray(page)
+
+
+def median_seconds(detector: Detector, page: np.ndarray, runs: int) -> tuple[float, float, int]:
+    """Median wall and CPU seconds per page, and the words found.
+
+    On a shared machine the wall time includes waiting for the CPU; with one thread the CPU time is
+    what the page would take on an idle core.
+    """
+    detector.detect(page)
+    wall, cpu = [], []
+    for _ in range(runs):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        words = detector.detect(page)
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+    return statistics.median(wall), statistics.median(cpu), len(words)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["teacher", "student", "student-int8"])
+    parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    page = document_page()
+    print(f"page {WIDTH}x{HEIGHT}, canvas 1280, mag 1.5, median of {args.runs} runs; load average {os.getloadavg()[0]:.1f}")
+    for name in args.models:
+        path = model_path(name)
+        if not path.is_file():
+            print(f"{name:>13}: {path} missing")
+            continue
+        for threads in args.threads:
+            detector = Detector(OnnxScoreModel(path, RuntimeConfig(intra_op_threads=threads)))
+            wall, cpu, found = median_seconds(detector, page, args.runs)
+            print(f"{name:>13}: {threads} thread(s) {wall:.3f} s/page wall, {cpu:.3f} s CPU ({found} words)")
+
+
+if __name__ == "__main__":
+    main()

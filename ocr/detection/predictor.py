@@ -1,0 +1,96 @@
+"""The CRAFT-family word detector: pre-processing → score-map model → post-processing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..document import Polygon
+from ..errors import EngineError
+from ..models import weights_dir
+from ..runtime import RuntimeConfig, Session
+from .postprocess import Thresholds, find_words
+from .preprocess import Prepared, prepare
+
+MAP_STRIDE = 2
+"""Score maps are at half the network input's resolution."""
+
+DETECTOR_MODELS: dict[str, str] = {
+    "teacher": "craft_mlt_25k.onnx",
+    "student": "craft_lite.onnx",
+    "student-int8": "craft_lite.int8.onnx",
+}
+"""Detector name → ONNX file in :func:`ocr.models.weights_dir`."""
+
+ScoreModel = Callable[[np.ndarray], np.ndarray]
+"""1×3×H×W normalized image → 1×2×H/2×W/2 maps (region, affinity)."""
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Knobs of the CRAFT paper: score thresholds and the canvas the page is resized to."""
+
+    text_threshold: float = 0.7
+    link_threshold: float = 0.4
+    low_text: float = 0.4
+    canvas_size: int = 1280
+    mag_ratio: float = 1.5
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return Thresholds(self.text_threshold, self.link_threshold, self.low_text)
+
+
+@dataclass(frozen=True)
+class DetectedWord:
+    """A word outline in original image pixels (clockwise from top-left) and its confidence in [0, 1]."""
+
+    polygon: Polygon
+    confidence: float
+
+
+class OnnxScoreModel:
+    """A :data:`ScoreModel` running an ONNX file through :class:`ocr.runtime.Session`."""
+
+    def __init__(self, path: str | Path, runtime: RuntimeConfig = RuntimeConfig()) -> None:
+        self.session = Session(path, runtime)
+
+    def __call__(self, tensor: np.ndarray) -> np.ndarray:
+        return self.session.run(tensor)[0]
+
+
+def model_path(name: str) -> Path:
+    """The ONNX file of the detector called ``name`` (see :data:`DETECTOR_MODELS`)."""
+    if name not in DETECTOR_MODELS:
+        raise EngineError(f"unknown detector {name!r}; choose from {', '.join(DETECTOR_MODELS)}")
+    return weights_dir() / DETECTOR_MODELS[name]
+
+
+class Detector:
+    """Finds words on a page image (H×W×3 uint8 RGB); reusable across pages."""
+
+    def __init__(self, model: ScoreModel, config: DetectorConfig = DetectorConfig()) -> None:
+        self.model = model
+        self.config = config
+
+    @classmethod
+    def named(cls, name: str, config: DetectorConfig = DetectorConfig(), runtime: RuntimeConfig = RuntimeConfig()) -> Detector:
+        """The detector ``name`` (a key of :data:`DETECTOR_MODELS`) on onnxruntime."""
+        return cls(OnnxScoreModel(model_path(name), runtime), config)
+
+    def score_maps(self, image: np.ndarray) -> tuple[np.ndarray, Prepared]:
+        """The 2×h×w maps (region, affinity) of ``image``, and its prepared input (which maps points back)."""
+        prepared = prepare(image, self.config.canvas_size, self.config.mag_ratio)
+        return self.model(prepared.tensor)[0], prepared
+
+    def detect(self, image: np.ndarray) -> list[DetectedWord]:
+        """The words of ``image``, in the order the components were found (use ocr.layout for reading order)."""
+        maps, prepared = self.score_maps(image)
+        words = []
+        for found in find_words(maps[0], maps[1], self.config.thresholds):
+            points = prepared.to_original(found.polygon, MAP_STRIDE)
+            words.append(DetectedWord(tuple((float(x), float(y)) for x, y in points), found.confidence))
+        return words

@@ -1,0 +1,65 @@
+"""Detector pre-processing: resize to the canvas, pad to a multiple of 32, normalize."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+STRIDE = 32
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A network-ready batch of one image and how to map its coordinates back.
+
+    ``tensor`` is 1×3×H×W float32 (H, W multiples of 32); the image occupies its
+    top-left ``resized`` (height, width) pixels, the rest is black padding.
+    """
+
+    tensor: np.ndarray
+    original: tuple[int, int]
+    resized: tuple[int, int]
+
+    def to_original(self, points: np.ndarray, stride: int = 1) -> np.ndarray:
+        """Map (x, y) points of a map at ``stride`` over the tensor to original pixels, clipped to the image."""
+        (height, width), (new_h, new_w) = self.original, self.resized
+        factors = np.array([stride * width / new_w, stride * height / new_h])
+        mapped = np.asarray(points, dtype=np.float64) * factors
+        return np.clip(mapped, 0, [width, height])
+
+
+def check_image(image: np.ndarray) -> None:
+    """Raise :class:`InputError` unless ``image`` is a non-empty H×W×3 uint8 array."""
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        shape = getattr(image, "shape", None)
+        raise InputError(f"expected an H×W×3 uint8 RGB image, got {type(image).__name__} {shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise InputError("the image is empty")
+
+
+def target_scale(height: int, width: int, canvas_size: int, mag_ratio: float) -> float:
+    """The resize factor: magnify by ``mag_ratio``, capped so the long side is ≤ ``canvas_size``."""
+    long_side = max(height, width)
+    return min(mag_ratio * long_side, canvas_size) / long_side
+
+
+def prepare(image: np.ndarray, canvas_size: int, mag_ratio: float) -> Prepared:
+    """Resize ``image`` (H×W×3 uint8 RGB) for the detector and normalize it with ImageNet statistics."""
+    check_image(image)
+    height, width = image.shape[:2]
+    scale = target_scale(height, width, canvas_size, mag_ratio)
+    new_h, new_w = max(1, int(height * scale)), max(1, int(width * scale))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation) if scale != 1 else image
+    pad_h, pad_w = -new_h % STRIDE, -new_w % STRIDE
+    canvas = np.zeros((new_h + pad_h, new_w + pad_w, 3), dtype=np.float32)
+    canvas[:new_h, :new_w] = resized
+    canvas = (canvas / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+    tensor = np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], dtype=np.float32)
+    return Prepared(tensor, (height, width), (new_h, new_w))

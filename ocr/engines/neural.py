@@ -1,0 +1,181 @@
+"""The neural engines: CRAFT-family detector → word crops → recognizer → layout, and the
+hybrid engine that adds the confidence-routed fallback chain (:mod:`ocr.routing`).
+
+Models load once, in ``__init__``, and are reused for every page. Thread-safety: both
+engines may be shared by threads — onnxruntime sessions run concurrently, the detector
+and recognizer keep no per-call state, the Tesseract fallback serializes its own calls
+and the run statistics are guarded by a lock. Process-safety: each process builds its
+own engine (nothing is shared on disk but the read-only model files).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+
+from ..config import Mode, PipelineConfig, ScanOptions
+from ..document import Block, Line, Page, Word, box_polygon
+from ..errors import EngineError
+from ..layout import build_blocks
+from ..routing import RouteReport, Router, Stage, TesseractRegions
+from .base import Engine
+from .tesseract import TesseractEngine
+
+
+def _model_problem(config: PipelineConfig) -> str | None:
+    """Why the configured models cannot be loaded (``None`` when their files exist)."""
+    from ..detection import model_path
+    from ..recognition.predictor import resolve_model
+
+    try:
+        detector = model_path(config.detector)
+    except EngineError as exc:
+        return str(exc)
+    recognizer = resolve_model(config.recognizer)
+    for path in (detector, recognizer, recognizer.with_suffix(".json")):
+        if not path.is_file():
+            return f"model file not found: {path} (run `ocr models`)"
+    return None
+
+
+class RunStats:
+    """Words per winning engine, regions sent per fallback, and notices, summed over pages (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.winners: Counter[str] = Counter()
+        self.sent: Counter[str] = Counter()
+        self.notices: list[str] = []
+
+    def add(self, report: RouteReport) -> None:
+        with self._lock:
+            self.winners.update(report.winners)
+            self.sent.update(report.sent)
+            for notice in report.notices:
+                if notice not in self.notices:
+                    self.notices.append(notice)
+                    print(f"ocr: {notice}", file=sys.stderr)
+
+    def summary(self) -> str:
+        """One line: words per engine and regions sent to each fallback."""
+        with self._lock:
+            words = ", ".join(f"{name} {count}" for name, count in self.winners.most_common()) or "none"
+            sent = ", ".join(f"{name} {count}" for name, count in self.sent.most_common()) or "none"
+        return f"words by engine: {words}; regions re-read: {sent}"
+
+
+class NeuralEngine(Engine):
+    """CRAFT detector + neural recognizer on onnxruntime, words laid out in reading order."""
+
+    name = "neural"
+
+    def __init__(self, config: PipelineConfig = PipelineConfig()) -> None:
+        """Load the detector and recognizer named in ``config`` (once)."""
+        from ..detection import Detector, DetectorConfig
+        from ..recognition import Recognizer
+        from ..runtime import RuntimeConfig
+
+        problem = _model_problem(config)
+        if problem is not None:
+            raise EngineError(problem)
+        runtime = RuntimeConfig(intra_op_threads=config.threads)
+        detector_config = DetectorConfig(text_threshold=config.text_threshold, link_threshold=config.link_threshold,
+                                         low_text=config.low_text, canvas_size=config.canvas_size)
+        self.config = config
+        self.detector = Detector.named(config.detector, detector_config, runtime)
+        self.recognizer = Recognizer(config.recognizer, runtime)
+        self.stats = RunStats()
+
+    @classmethod
+    def from_options(cls, options: ScanOptions) -> NeuralEngine:
+        return cls(options.pipeline)
+
+    @classmethod
+    def availability(cls) -> str | None:
+        return _model_problem(PipelineConfig())
+
+    def summary(self) -> str:
+        """One line: words per engine."""
+        return self.stats.summary()
+
+    def read_words(self, image: np.ndarray, mode: Mode = "page") -> tuple[list[Word], list[tuple[float, ...]]]:
+        """The recognized words of ``image`` (detection order) and each one's character probabilities."""
+        from ..recognition.crops import crop_region
+
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise EngineError(f"{self.name}: expected an H×W×3 uint8 image, got {image.shape} {image.dtype}")
+        height, width = image.shape[:2]
+        if height == 0 or width == 0:
+            return [], []
+        if mode == "line":
+            polygons = [box_polygon(0.0, 0.0, float(width), float(height))]
+            crops = [image]
+        else:
+            polygons = [d.polygon for d in self.detector.detect(image)]
+            crops = [crop_region(image, p, self.config.crop_margin) for p in polygons]
+        words, chars = [], []
+        for polygon, reading in zip(polygons, self.recognizer.read(crops)):
+            text = reading.text.strip()
+            if text:
+                words.append(Word(text, polygon, min(max(reading.confidence, 0.0), 1.0), NeuralEngine.name))
+                chars.append(reading.char_confidences if text == reading.text else ())
+        return words, chars
+
+    def layout(self, words: Sequence[Word], width: int, height: int, mode: Mode, index: int) -> Page:
+        """Words → lines → blocks (one line in ``line`` mode)."""
+        if not words:
+            return Page(index, width, height)
+        if mode == "line":
+            return Page(index, width, height, (Block.of([Line.of(words)]),))
+        return Page(index, width, height, build_blocks(words))
+
+    def read(self, image: np.ndarray, mode: Mode = "page", index: int = 0) -> Page:
+        words, _ = self.read_words(image, mode)
+        self.stats.add(RouteReport(winners=Counter(w.source for w in words)))
+        return self.layout(words, image.shape[1], image.shape[0], mode, index)
+
+
+class HybridEngine(NeuralEngine):
+    """The neural engine with low-confidence words re-read by Tesseract (and Cloud Vision when configured)."""
+
+    name = "hybrid"
+
+    def __init__(self, config: PipelineConfig = PipelineConfig(), lang: str = "eng") -> None:
+        """Load the models, Tesseract for ``lang``, and Cloud Vision when credentials are configured."""
+        from .cloud import CLOUD_BACKOFF_BUDGET, cloud_stage_reader
+
+        super().__init__(config)
+        self.tesseract = TesseractEngine(lang=lang)
+        stages = [Stage(TesseractRegions(self.tesseract), config.fallback_threshold, config.fallback_timeout)]
+        self.cloud, notice = cloud_stage_reader(config)
+        if self.cloud is not None:
+            # every attempt may take its whole timeout, plus the waits between retries
+            budget = (config.cloud_retries + 1) * config.cloud_timeout + CLOUD_BACKOFF_BUDGET
+            stages.append(Stage(self.cloud, config.cloud_threshold, budget))
+        elif notice is not None:
+            self.stats.add(RouteReport(notices=[notice]))
+        self.router = Router(stages)
+
+    @classmethod
+    def from_options(cls, options: ScanOptions) -> HybridEngine:
+        return cls(options.pipeline, lang=options.lang)
+
+    @classmethod
+    def availability(cls) -> str | None:
+        return NeuralEngine.availability() or TesseractEngine.availability()
+
+    def summary(self) -> str:
+        """One line: words per engine, regions re-read, cloud requests made."""
+        requests = self.cloud.requests if self.cloud is not None else 0
+        return f"{self.stats.summary()}; cloud requests: {requests}"
+
+    def read(self, image: np.ndarray, mode: Mode = "page", index: int = 0) -> Page:
+        words, chars = self.read_words(image, mode)
+        routed, report = self.router.route(image, words, chars)
+        self.stats.add(report)
+        kept = [w for w in routed if w.text.strip()]
+        return self.layout(kept, image.shape[1], image.shape[0], mode, index)

@@ -1,0 +1,233 @@
+"""Page-level evaluation of whole engines, and calibration of the routing thresholds.
+
+Metrics per set and engine: bag-of-words F1 (order-free, case-insensitive, letters and
+digits: :func:`ocr.eval.metrics.bag_counts`), end-to-end word F1 where the set has word
+boxes (a predicted word matches a ground-truth word when their boxes overlap with IoU ≥ 0.5
+and their texts are equal ignoring case; one-to-one, greedy by IoU), CER (order-sensitive,
+so only indicative on forms and receipts), the fallback rate (share of the neural words
+re-read by each fallback) and the median seconds per page.
+
+Calibration reads every page once with the neural engine and once more every word with
+Tesseract, then replays the routing (:func:`ocr.routing.choose`) for each threshold: a
+word under the threshold gets both readings, the others keep the neural one. That gives
+accuracy and fallback rate against the threshold without reading the set again per value.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from .. import datasets
+from ..config import PipelineConfig, ScanOptions
+from ..document import Page, Word
+from ..engines import create_engine
+from ..engines.neural import HybridEngine
+from ..layout import build_blocks
+from ..routing import Candidate, TesseractRegions, choose
+from .detection import IOU_THRESHOLD, _pair_ious, _shape
+from .metrics import BagCounts, bag_counts, cer
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PageScore:
+    """One engine on one set: the metrics above (``e2e_f1`` is ``None`` without word boxes)."""
+
+    set: str
+    engine: str
+    pages: int
+    bow_f1: float
+    bow_precision: float
+    bow_recall: float
+    e2e_f1: float | None
+    cer: float
+    fallback_rate: float | None
+    seconds_per_page: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def e2e_counts(words: Sequence[Word], truths: Sequence[datasets.Region]) -> tuple[int, int, int]:
+    """(matched, predicted words, counted truth words) of one page for end-to-end word F1."""
+    care = [t for t in truths if not t.ignore and t.text.strip()]
+    if not words or not care:
+        return 0, len(words), len(care)
+    det_index, gt_index, ious = _pair_ious([_shape(w.polygon) for w in words], [_shape(t.box) for t in care])
+    used_det: set[int] = set()
+    used_gt: set[int] = set()
+    for k in np.argsort(-ious, kind="stable"):
+        if ious[k] < IOU_THRESHOLD:
+            break
+        d, g = int(det_index[k]), int(gt_index[k])
+        if d in used_det or g in used_gt or words[d].text.strip().lower() != care[g].text.strip().lower():
+            continue
+        used_det.add(d)
+        used_gt.add(g)
+    return len(used_det), len(words), len(care)
+
+
+def _f1(matched: int, predicted: int, truth: int) -> float:
+    return 2 * matched / (predicted + truth) if predicted + truth else 0.0
+
+
+def _load(sample: datasets.Sample) -> np.ndarray:
+    with Image.open(sample.image) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _score(set_name: str, engine: str, pages: list[tuple[Page, datasets.Sample, float]],
+           fallback_rate: float | None) -> PageScore:
+    bags = sum((bag_counts(page.text, sample.text) for page, sample, _ in pages), BagCounts())
+    has_words = any(sample.words for _, sample, _ in pages)
+    e2e = None
+    if has_words:
+        totals = np.sum([e2e_counts(list(page.words), sample.words) for page, sample, _ in pages], axis=0)
+        e2e = _f1(*(int(v) for v in totals))
+    return PageScore(
+        set=set_name, engine=engine, pages=len(pages), bow_f1=bags.f1, bow_precision=bags.precision,
+        bow_recall=bags.recall, e2e_f1=e2e,
+        cer=float(np.mean([cer(page.text, sample.text) for page, sample, _ in pages])),
+        fallback_rate=fallback_rate, seconds_per_page=statistics.median(t for _, _, t in pages),
+    )
+
+
+def evaluate_engine(set_name: str, engine_name: str, options: ScanOptions, limit: int | None = None,
+                    progress: Progress | None = None) -> PageScore:
+    """Read the first ``limit`` pages of set ``set_name`` with ``engine_name`` and score them."""
+    samples = datasets.load(datasets.resolve(set_name), limit)
+    engine = create_engine(engine_name, options)
+    read = []
+    for n, sample in enumerate(samples, start=1):
+        image = _load(sample)
+        start = time.perf_counter()
+        page = engine.read(image, "page", 0)
+        read.append((page, sample, time.perf_counter() - start))
+        if progress is not None:
+            progress(f"{set_name} {engine_name} {n}/{len(samples)} {read[-1][2]:.1f}s")
+    fallback_rate = None
+    stats = getattr(engine, "stats", None)
+    if isinstance(engine, HybridEngine) and stats is not None:
+        local = sum(stats.winners.values())
+        fallback_rate = stats.sent.get("tesseract", 0) / local if local else 0.0
+    return _score(Path(set_name).name, engine_name, read, fallback_rate)
+
+
+def format_scores(scores: Sequence[PageScore]) -> str:
+    """A Markdown table of ``scores``."""
+    rows = ["| set | engine | pages | BoW F1 | e2e F1 | CER | fallback rate | s/page |",
+            "|---|---|---|---|---|---|---|---|"]
+    for s in scores:
+        e2e = "–" if s.e2e_f1 is None else f"{100 * s.e2e_f1:.1f}"
+        rate = "–" if s.fallback_rate is None else f"{100 * s.fallback_rate:.1f} %"
+        rows.append(f"| {s.set} | {s.engine} | {s.pages} | {100 * s.bow_f1:.1f} | {e2e} | {100 * s.cer:.1f} | "
+                    f"{rate} | {s.seconds_per_page:.2f} |")
+    return "\n".join(rows)
+
+
+def run_pages(sets: Sequence[str], engines: Sequence[str], options: ScanOptions, limit: int | None = None,
+              json_path: str | Path | None = None, progress: Progress | None = None) -> list[PageScore]:
+    """Evaluate every engine on every set; optionally write the scores as JSON."""
+    scores = [evaluate_engine(s, e, options, limit, progress) for s in sets for e in engines]
+    if json_path is not None:
+        Path(json_path).write_text(json.dumps([s.to_dict() for s in scores], indent=2) + "\n", encoding="utf-8")
+    return scores
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+@dataclass(frozen=True)
+class PageReadings:
+    """Every neural word of a page with its Tesseract re-reading, for replaying the routing."""
+
+    sample: datasets.Sample
+    width: int
+    height: int
+    words: tuple[Word, ...]
+    chars: tuple[tuple[float, ...], ...]
+    tesseract: tuple[Candidate | None, ...]
+
+
+@dataclass(frozen=True)
+class CalibrationRow:
+    """Results of routing at one threshold over all pages of a set."""
+
+    set: str
+    threshold: float
+    bow_f1: float
+    e2e_f1: float | None
+    fallback_rate: float
+    tesseract_wins: float
+
+
+def collect_readings(set_name: str, config: PipelineConfig, limit: int | None = None,
+                     progress: Progress | None = None) -> list[PageReadings]:
+    """Neural words of each page and Tesseract's reading of every one of them."""
+    engine = HybridEngine(config)
+    fallback = TesseractRegions(engine.tesseract)
+    collected = []
+    samples = datasets.load(datasets.resolve(set_name), limit)
+    for n, sample in enumerate(samples, start=1):
+        image = _load(sample)
+        words, chars = engine.read_words(image)
+        tesseract = fallback.read_regions(image, [w.polygon for w in words])
+        collected.append(PageReadings(sample, image.shape[1], image.shape[0], tuple(words), tuple(chars),
+                                      tuple(tesseract)))
+        if progress is not None:
+            progress(f"{set_name} {n}/{len(samples)}: {len(words)} words")
+    return collected
+
+
+def replay(pages: Sequence[PageReadings], threshold: float) -> tuple[list[Page], int, int, int]:
+    """The pages as the hybrid engine reads them at ``threshold``; also (words, re-read, tesseract wins)."""
+    read, total, sent, won = [], 0, 0, 0
+    for p in pages:
+        words = []
+        for word, chars, other in zip(p.words, p.chars, p.tesseract):
+            candidates = [Candidate(word.text, word.confidence, word.source, chars)]
+            if word.confidence < threshold:
+                sent += 1
+                if other is not None:
+                    candidates.append(other)
+            winner, _ = choose(candidates, word.polygon)
+            won += winner.source != word.source
+            if winner.text.strip():
+                words.append(Word(winner.text, word.polygon, winner.confidence, winner.source))
+        total += len(p.words)
+        read.append(Page(0, p.width, p.height, build_blocks(words)))
+    return read, total, sent, won
+
+
+def calibrate(set_name: str, pages: Sequence[PageReadings], thresholds: Sequence[float]) -> list[CalibrationRow]:
+    """Accuracy and fallback rate of the routing at each of ``thresholds``."""
+    rows = []
+    for threshold in thresholds:
+        read, total, sent, won = replay(pages, threshold)
+        bags = sum((bag_counts(page.text, p.sample.text) for page, p in zip(read, pages)), BagCounts())
+        e2e = None
+        if any(p.sample.words for p in pages):
+            totals = np.sum([e2e_counts(list(page.words), p.sample.words) for page, p in zip(read, pages)], axis=0)
+            e2e = _f1(*(int(v) for v in totals))
+        rows.append(CalibrationRow(Path(set_name).name, threshold, bags.f1, e2e, sent / max(total, 1),
+                                   won / max(total, 1)))
+    return rows
+
+
+def format_calibration(rows: Sequence[CalibrationRow]) -> str:
+    """A Markdown table of calibration rows."""
+    lines = ["| set | threshold | BoW F1 | e2e F1 | sent to tesseract | tesseract wins |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        e2e = "–" if r.e2e_f1 is None else f"{100 * r.e2e_f1:.1f}"
+        lines.append(f"| {r.set} | {r.threshold:.2f} | {100 * r.bow_f1:.1f} | {e2e} | {100 * r.fallback_rate:.1f} % | "
+                     f"{100 * r.tesseract_wins:.1f} % |")
+    return "\n".join(lines)

@@ -1,0 +1,281 @@
+"""Page layout: words → lines → blocks, in reading order, for any engine's word outlines.
+
+Everything happens in a *deskewed frame*: the page is rotated by the dominant text
+angle (estimated from the words, then refined on the lines they form), so slightly
+skewed scans behave like straight ones. In that frame:
+
+1. **Lines** chain words left to right while they overlap vertically and the gap to
+   the previous word stays below ``word_gap`` × the text height (a wider gap — a
+   table column, a form field — starts a new line).
+2. **Blocks** chain lines top to bottom when they overlap horizontally, are close
+   vertically and are each other's unique nearest neighbour (so a full-width title
+   does not glue two columns together); a chain is then cut where a gap is clearly
+   wider than its usual line spacing (paragraphs).
+3. **Reading order** of blocks follows a recursive XY-cut: columns (vertical white
+   gaps) left to right, and within a column, slabs (horizontal gaps) top to bottom;
+   consecutive slabs that share a column gutter are cut into columns together, so
+   two-column text is read column by column even where its paragraphs line up.
+
+Line and block outlines are rectangles in the deskewed frame, rotated back onto the page.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .document import Block, Line, Polygon, Word
+
+
+@dataclass(frozen=True)
+class LayoutConfig:
+    """Tolerances, in units of text height unless stated."""
+
+    word_gap: float = 1.0
+    """Largest horizontal gap between two words of one line."""
+    line_overlap: float = 0.5
+    """Smallest vertical overlap (share of the larger height) for two words to share a line."""
+    line_gap: float = 1.0
+    """Largest vertical gap between two lines of one block."""
+    paragraph_gap: float = 0.35
+    """A gap this much wider than a block's usual line spacing starts a new block."""
+    height_ratio: float = 1.8
+    """Largest ratio between the text heights of two lines of one block."""
+    max_skew_degrees: float = 20.0
+    """Skew estimates beyond this are ignored (the page is treated as straight)."""
+
+
+@dataclass(frozen=True)
+class _Box:
+    """An axis-aligned box in the deskewed frame."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    def union(self, other: _Box) -> _Box:
+        return _Box(min(self.x0, other.x0), min(self.y0, other.y0), max(self.x1, other.x1), max(self.y1, other.y1))
+
+
+def estimate_skew(polygons: Sequence[Polygon]) -> float:
+    """Dominant text angle in degrees (positive: text runs down to the right), 0 when unknown.
+
+    Each elongated outline votes with the direction of its principal axis, weighted by
+    its length; the result is the weighted median of the near-horizontal votes.
+    """
+    angles, weights = [], []
+    for polygon in polygons:
+        points = np.asarray(polygon, dtype=np.float64)
+        centred = points - points.mean(axis=0)
+        values, vectors = np.linalg.eigh(centred.T @ centred)
+        if values[1] <= 0 or values[1] < 2.25 * max(values[0], 1e-9):  # aspect below 1.5
+            continue
+        dx, dy = vectors[:, 1]
+        angle = math.degrees(math.atan2(dy, dx))
+        angle = (angle + 90) % 180 - 90
+        if abs(angle) <= 45:
+            angles.append(angle)
+            weights.append(math.sqrt(values[1]))
+    return _weighted_median(angles, weights) if angles else 0.0
+
+
+def _line_skew(polygons: Sequence[Polygon], lines: Sequence[Sequence[int]], fallback: float) -> float:
+    """Weighted median angle of the straight lines through the word centres of each line of 3+ words."""
+    angles, weights = [], []
+    for members in lines:
+        if len(members) < 3:
+            continue
+        centres = np.array([np.mean(polygons[i], axis=0) for i in members])
+        span = float(np.ptp(centres[:, 0]))
+        if span <= 0:
+            continue
+        slope = np.polyfit(centres[:, 0], centres[:, 1], 1)[0]
+        angles.append(math.degrees(math.atan(slope)))
+        weights.append(span)
+    return _weighted_median(angles, weights) if angles else fallback
+
+
+def _weighted_median(values: Sequence[float], weights: Sequence[float]) -> float:
+    order = np.argsort(values)
+    cumulative = np.cumsum(np.asarray(weights, dtype=np.float64)[order])
+    return float(np.asarray(values)[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def _limited(skew: float, config: LayoutConfig) -> float:
+    return skew if abs(skew) <= config.max_skew_degrees else 0.0
+
+
+class _Frame:
+    """Rotation between page coordinates and the deskewed frame."""
+
+    def __init__(self, degrees: float) -> None:
+        radians = math.radians(degrees)
+        self.cos, self.sin = math.cos(radians), math.sin(radians)
+
+    def box(self, polygon: Polygon) -> _Box:
+        points = np.asarray(polygon, dtype=np.float64)
+        x = points[:, 0] * self.cos + points[:, 1] * self.sin
+        y = -points[:, 0] * self.sin + points[:, 1] * self.cos
+        return _Box(float(x.min()), float(y.min()), float(x.max()), float(y.max()))
+
+    def polygon(self, box: _Box) -> Polygon:
+        corners = ((box.x0, box.y0), (box.x1, box.y0), (box.x1, box.y1), (box.x0, box.y1))
+        return tuple((x * self.cos - y * self.sin, x * self.sin + y * self.cos) for x, y in corners)
+
+
+def _group_lines(boxes: Sequence[_Box], config: LayoutConfig) -> list[list[int]]:
+    """Indices of words chained into lines, each left to right."""
+    lines: list[list[int]] = []
+    ends = np.empty((len(boxes), 4))  # x0, y0, x1, y1 of the last word of each line
+    for index in sorted(range(len(boxes)), key=lambda i: (boxes[i].x0, boxes[i].y0)):
+        word = boxes[index]
+        x0, y0, x1, y1 = ends[: len(lines)].T
+        overlap = np.minimum(y1, word.y1) - np.maximum(y0, word.y0)
+        height = np.maximum(y1 - y0, word.height)
+        score = overlap / np.maximum(height, 1e-6)  # of the taller: a blob spanning two rows joins neither
+        fits = (score >= config.line_overlap) & (word.x0 >= x0) & (word.x0 - x1 <= config.word_gap * height)
+        if fits.any():
+            best = int(np.argmax(np.where(fits, score, -1.0)))
+            lines[best].append(index)
+        else:
+            best = len(lines)
+            lines.append([index])
+        ends[best] = (word.x0, word.y0, word.x1, word.y1)
+    return lines
+
+
+def _group_blocks(lines: Sequence[_Box], config: LayoutConfig) -> list[list[int]]:
+    """Indices of lines chained into blocks, each top to bottom."""
+
+    def below(i: int) -> list[int]:
+        """The nearest row of lines under ``i`` that overlap it horizontally."""
+        a = lines[i]
+        candidates = [
+            j
+            for j, b in enumerate(lines)
+            if j != i and b.y0 >= a.y0 + 0.5 * a.height and min(a.x1, b.x1) > max(a.x0, b.x0)
+        ]
+        if not candidates:
+            return []
+        nearest = min(lines[j].y0 for j in candidates)
+        row_end = nearest + 0.5 * min(lines[j].height for j in candidates)
+        return [j for j in candidates if lines[j].y0 <= row_end]
+
+    def above(j: int) -> list[int]:
+        return [i for i in range(len(lines)) if i != j and j in below_of[i]]
+
+    below_of = [below(i) for i in range(len(lines))]
+    next_of: dict[int, int] = {}
+    for i, candidates in enumerate(below_of):
+        if len(candidates) != 1:
+            continue
+        j = candidates[0]
+        a, b = lines[i], lines[j]
+        small, large = sorted((a.height, b.height))
+        if b.y0 - a.y1 > config.line_gap * large or large > config.height_ratio * max(small, 1e-6):
+            continue
+        if above(j) == [i]:
+            next_of[i] = j
+    starts = sorted(set(range(len(lines))) - set(next_of.values()), key=lambda i: (lines[i].y0, lines[i].x0))
+    blocks = []
+    for start in starts:
+        chain = [start]
+        while chain[-1] in next_of:
+            chain.append(next_of[chain[-1]])
+        blocks.extend(_paragraphs(chain, lines, config))
+    return blocks
+
+
+def _paragraphs(chain: list[int], lines: Sequence[_Box], config: LayoutConfig) -> list[list[int]]:
+    """Split a chain of lines where the gap clearly exceeds its usual line spacing."""
+    if len(chain) < 3:
+        return [chain]
+    gaps = [
+        (lines[b].y0 - lines[a].y1) / max(lines[a].height, lines[b].height, 1e-6) for a, b in zip(chain, chain[1:])
+    ]
+    usual = float(np.percentile(gaps, 25))
+    parts = [[chain[0]]]
+    for line, gap in zip(chain[1:], gaps):
+        if gap > usual + config.paragraph_gap:
+            parts.append([line])
+        else:
+            parts[-1].append(line)
+    return parts
+
+
+def _gaps(intervals: Sequence[tuple[float, float]]) -> list[float]:
+    """Cut positions in the empty stretches between projected intervals (sorted)."""
+    cuts, reach = [], -math.inf
+    for start, end in sorted(intervals):
+        if start > reach and reach != -math.inf:
+            cuts.append((start + reach) / 2)
+        reach = max(reach, end)
+    return cuts
+
+
+def _split(items: list[int], position: dict[int, float], cuts: list[float]) -> list[list[int]]:
+    parts: list[list[int]] = [[] for _ in range(len(cuts) + 1)]
+    for i in items:
+        parts[int(np.searchsorted(cuts, position[i]))].append(i)
+    return [p for p in parts if p]
+
+
+def _reading_order(boxes: Sequence[_Box], items: list[int]) -> list[int]:
+    """Recursive XY-cut over block boxes: columns left to right, slabs top to bottom."""
+    if len(items) <= 1:
+        return list(items)
+    column_cuts = _gaps([(boxes[i].x0, boxes[i].x1) for i in items])
+    if column_cuts:
+        centre_x = {i: (boxes[i].x0 + boxes[i].x1) / 2 for i in items}
+        return [i for part in _split(items, centre_x, column_cuts) for i in _reading_order(boxes, part)]
+    slab_cuts = _gaps([(boxes[i].y0, boxes[i].y1) for i in items])
+    if not slab_cuts:
+        return sorted(items, key=lambda i: (boxes[i].y0, boxes[i].x0))
+    centre_y = {i: (boxes[i].y0 + boxes[i].y1) / 2 for i in items}
+    groups: list[list[int]] = []
+    for slab in _split(items, centre_y, slab_cuts):
+        if groups and all(_gaps([(boxes[i].x0, boxes[i].x1) for i in part]) for part in (groups[-1], slab, groups[-1] + slab)):
+            groups[-1] += slab
+        else:
+            groups.append(slab)
+    return [i for group in groups for i in _reading_order(boxes, group)]
+
+
+def build_blocks(words: Sequence[Word], config: LayoutConfig = LayoutConfig()) -> tuple[Block, ...]:
+    """Group ``words`` into lines and blocks, all in reading order."""
+    if not words:
+        return ()
+    polygons = [w.polygon for w in words]
+    skew = _limited(estimate_skew(polygons), config)
+    frame = _Frame(skew)
+    word_boxes = [frame.box(p) for p in polygons]
+    line_members = _group_lines(word_boxes, config)
+    # Short words give coarse angles; the lines they form give precise ones.
+    refined = _limited(_line_skew(polygons, line_members, skew), config)
+    if abs(refined - skew) > 0.05:
+        frame = _Frame(refined)
+        word_boxes = [frame.box(p) for p in polygons]
+        line_members = _group_lines(word_boxes, config)
+    line_boxes = [_union(word_boxes[i] for i in members) for members in line_members]
+    block_members = _group_blocks(line_boxes, config)
+    block_boxes = [_union(line_boxes[j] for j in members) for members in block_members]
+    blocks = []
+    for b in _reading_order(block_boxes, list(range(len(block_members)))):
+        lines = tuple(
+            Line(tuple(words[i] for i in line_members[j]), frame.polygon(line_boxes[j])) for j in block_members[b]
+        )
+        blocks.append(Block(lines, frame.polygon(block_boxes[b])))
+    return tuple(blocks)
+
+
+def _union(boxes: Iterable[_Box]) -> _Box:
+    return functools.reduce(_Box.union, boxes)

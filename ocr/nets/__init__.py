@@ -1,0 +1,1 @@
+"""Torch network definitions, used only by export and training (never by inference)."""

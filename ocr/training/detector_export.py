@@ -1,0 +1,165 @@
+"""Ship the student: ONNX fp32 and int8 (static QDQ quantization), speed measured, and a manifest beside them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ocr.detection.preprocess import prepare
+from ocr.nets.export import export_detector
+from ocr.nets.lite_craft import count_parameters
+
+from .detector import load_student
+
+FP32_FILE = "craft_lite.onnx"
+INT8_FILE = "craft_lite.int8.onnx"
+MANIFEST_FILE = "craft_lite.manifest.json"
+BENCH_PAGE = (1400, 1000)
+"""Height and width of the page the speed is measured on (a document page at ~120 dpi)."""
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _session(path: Path, threads: int):  # noqa: ANN202 - onnxruntime type
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def page_seconds(path: Path, pages: list[np.ndarray], threads: int, canvas_size: int = 1280, mag_ratio: float = 1.5,
+                 repeats: int = 3) -> tuple[float, float]:
+    """Median wall and CPU seconds to pre-process and run the model on a page (score maps, no post-processing).
+
+    On a busy machine the wall time includes waiting for a core; with one thread the CPU time is
+    what the page takes on an idle core.
+    """
+    session = _session(path, threads)
+    name = session.get_inputs()[0].name
+    wall, cpu = [], []
+    for page in pages:
+        for _ in range(repeats):
+            started, started_cpu = time.perf_counter(), time.process_time()
+            session.run(None, {name: prepare(page, canvas_size, mag_ratio).tensor})
+            wall.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def calibration_pages(count: int, seed: int) -> list[np.ndarray]:
+    """Rendered pages (no external data) to calibrate the int8 activation ranges."""
+    from .detector import synthetic_pages
+    from .detector_job import DEFAULT_WORDS
+
+    renderer, _ = synthetic_pages(seed, DEFAULT_WORDS, size=(700, 1300))
+    return [renderer().image for _ in range(count)]
+
+
+def quantize_int8(fp32: Path, int8: Path, pages: list[np.ndarray]) -> None:
+    """Static int8 quantization (QDQ, per-channel weights, uint8 activations) calibrated on ``pages``."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.feeds = iter([{"image": prepare(p, 1280, 1.5).tensor} for p in pages])
+
+        def get_next(self) -> dict | None:
+            return next(self.feeds, None)
+
+    partial = int8.with_name(int8.name + ".partial")
+    fused = int8.with_name(int8.name + ".fused")  # batch norms folded into the convolutions first
+    try:
+        quant_pre_process(str(fp32), str(fused), skip_symbolic_shape=True)
+        quantize_static(str(fused), str(partial), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    finally:
+        fused.unlink(missing_ok=True)
+    partial.replace(int8)
+
+
+def _file_entry(path: Path) -> dict:
+    return {"file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size}
+
+
+def _up_to_date(previous: dict, checkpoint_sha: str, weights_dir: Path) -> bool:
+    """Whether the previous manifest's files were exported from this checkpoint and are unchanged."""
+    if previous.get("checkpoint_sha256") != checkpoint_sha:
+        return False
+    entries = previous.get("files", {}).values()
+    return bool(entries) and all(
+        (weights_dir / e["file"]).is_file() and sha256(weights_dir / e["file"]) == e["sha256"] for e in entries
+    )
+
+
+def export_student(run_dir: Path, weights_dir: Path, threads: int = 1, metrics: Path | None = None) -> Path:
+    """Export ``run_dir/last.pt`` to fp32 and int8 ONNX in ``weights_dir``; write and return the manifest.
+
+    Files already exported from the same checkpoint are kept (only the manifest is rewritten).
+    ``metrics`` is an ``ocr eval detect --json`` report to record in the manifest; without it the
+    previous manifest's metrics are kept when the weights are unchanged.
+    """
+    checkpoint = run_dir / "last.pt"
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"no checkpoint {checkpoint} (train first)")
+    model, meta = load_student(checkpoint)
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    fp32, int8 = weights_dir / FP32_FILE, weights_dir / INT8_FILE
+    manifest_path = weights_dir / MANIFEST_FILE
+    previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    checkpoint_sha = sha256(checkpoint)
+    seed = meta["config"]["seed"]
+    fresh = not _up_to_date(previous, checkpoint_sha, weights_dir)
+    if fresh:
+        export_detector(model, fp32)
+        quantize_int8(fp32, int8, calibration_pages(8, seed + 1))
+        bench = [np.random.default_rng(seed).integers(0, 256, (*BENCH_PAGE, 3), dtype=np.uint8)]
+        speed = {}
+        for kind, path in (("fp32", fp32), ("int8", int8)):
+            for t in sorted({1, threads, 2}):
+                wall, cpu = page_seconds(path, bench, t)
+                speed[f"{kind}_{t}_thread{'s' if t > 1 else ''}"] = {"wall_s": round(wall, 4), "cpu_s": round(cpu, 4)}
+        speed = {"page": f"{BENCH_PAGE[1]}x{BENCH_PAGE[0]} (w×h), canvas 1280, mag 1.5, pre-processing + model",
+                 "load_average": round(os.getloadavg()[0], 1), **speed}
+    else:
+        speed = previous["speed"]
+    run_info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
+    recorded = json.loads(metrics.read_text()) if metrics else None if fresh else previous.get("metrics")
+    manifest = {
+        "model": "Lite-CRAFT student (ocr.nets.lite_craft.LiteCraft)",
+        "contract": "input N×3×H×W RGB, ImageNet mean/std, H and W multiples of 32; output N×2×H/2×W/2 (region, affinity)",
+        "parameters": count_parameters(model),
+        "files": {"fp32": _file_entry(fp32), "int8": _file_entry(int8)},
+        "checkpoint_sha256": checkpoint_sha,
+        "commands": run_info.get("commands", []),
+        "data": {
+            "teacher": "CRAFT craft_mlt_25k (authors' weights) maps at canvas 1280, mag 1.5",
+            "real_pages": run_info.get("sets", []),
+            "synthetic": "ocr.training.synth_pages.PageRenderer: documents, receipts, forms, tables, UI screens, "
+                         "scenes; installed fonts; exact character Gaussians",
+        },
+        "seed": seed,
+        "steps": meta["step"],
+        "train_config": meta["config"],
+        "wall_time_s": round(meta["elapsed"]),
+        "speed": speed,
+        "metrics": recorded,
+        "exported_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest_path

@@ -1,0 +1,630 @@
+"""Train a four-stage recognizer on synthetic and real crops; resumable; exports ONNX with a manifest.
+
+The run directory holds ``checkpoint.pt`` (model, optimizer, step, random states, config;
+written every few minutes and at the end), ``best.pt`` (weights of the best validation score),
+``log.jsonl`` (one JSON object per log line) and, after export, ``<preset>.onnx``,
+``<preset>.int8.onnx``, their ``.json`` configs and ``manifest.json``.
+
+SROIE transcripts are upper-cased, so their loss is computed case-insensitively: the
+probabilities of ``a`` and ``A`` (and of every other case pair) are summed before CTC (or
+cross-entropy), which supervises the letters without dictating their case. A teacher
+checkpoint can relabel real crops with its own reading where it agrees with the label
+up to case (distillation that restores the case).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import pickle
+import random
+import sys
+import time
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from rapidfuzz.distance import Levenshtein
+
+from ..charset import BLANK, CHARSET, EASYOCR_ENGLISH_G2
+from ..nets.recognizer import TextRecognizer, build_model, load_english_g2
+from ..recognition.config import RecognizerConfig
+from .data import LineSource, Mixture, Sample, SynthSource, jitter_crop, resize_to_height, to_tensor, width_batches
+from .lines import LineCrop, cached_lines, split_by_page
+from .synth import Renderer, find_fonts
+from .text import TextSampler, cached_words
+
+SROIE_TRAIN = "/work/shared/data/train/sroie_train"
+ENGLISH_G2 = "english_g2"
+INT8_OPS = ("MatMul", "Gemm", "LSTM")
+"""Operators quantized to int8 (dynamic quantization of the weights) in the int8 export."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (saved in every checkpoint and in the manifest)."""
+
+    preset: str
+    model: dict[str, Any]
+    init: str | None = None
+    steps: int = 10_000
+    lr: float = 1e-3
+    warmup: int = 200
+    weight_decay: float = 1e-4
+    columns: int = 4096
+    max_batch: int = 64
+    max_width: int = 1024
+    mix: dict[str, float] = field(default_factory=lambda: {"sroie": 0.45, "synth_word": 0.3, "synth_line": 0.25})
+    freeze: int = 0
+    frozen_bn: bool = False
+    teacher: str | None = None
+    lines: str = SROIE_TRAIN
+    cache: str = "/work/runs/cache"
+    holdout_pages: int = 24
+    val_lines: int = 300
+    val_synth: int = 300
+    val_every: int = 300
+    log_every: int = 20
+    checkpoint_minutes: float = 5.0
+    seed: int = 0
+    threads: int = 1
+
+    @property
+    def recognizer(self) -> RecognizerConfig:
+        return RecognizerConfig(**self.model)
+
+
+def _model(name: str, height: int, width: int, hidden: int, channels: int, **extra: Any) -> dict[str, Any]:
+    return asdict(RecognizerConfig(name=name, img_height=height, img_width=width, hidden_size=hidden,
+                                   output_channels=channels, charset=CHARSET, **extra))
+
+
+PRESETS: dict[str, TrainConfig] = {
+    # The pretrained EasyOCR model fine-tuned to our charset; the first four convolutions stay frozen.
+    "best": TrainConfig("best", _model("None-VGG-BiLSTM-CTC", 64, 256, 256, 256), init=ENGLISH_G2, lr=2e-4,
+                        warmup=100, columns=4096, max_batch=48, max_width=1024, freeze=10, frozen_bn=True),
+    # A light student at height 32, distilled from the best model's readings of the real crops.
+    "fast": TrainConfig("fast", _model("None-Mobile-BiLSTM-CTC", 32, 128, 96, 128), lr=1.5e-3, columns=12_288,
+                        max_batch=128, max_width=512),
+    # The card's model at a CPU width (attention decoder: words and short lines only).
+    "card": TrainConfig("card", _model("TPS-ResNet-BiLSTM-Attn", 32, 128, 192, 256, max_length=32), lr=1e-3,
+                        columns=6144, max_batch=64, max_width=256,
+                        mix={"sroie": 0.35, "synth_word": 0.45, "synth_line": 0.2}),
+    # A seconds-long smoke run (tests).
+    "tiny": TrainConfig("tiny", _model("None-Mobile-None-CTC", 32, 64, 32, 64), lr=2e-3, warmup=5, columns=1024,
+                        max_batch=16, max_width=256, val_lines=8, val_synth=8, val_every=10, log_every=5,
+                        holdout_pages=1),
+}
+
+
+# --------------------------------------------------------------------------- initialization
+
+
+def _related(char: str) -> str | None:
+    """A character of EasyOCR's charset that looks like ``char`` (its base letter, or a similar symbol)."""
+    similar = {"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "×": "x", "÷": "+", "•": ".", "°": "o",
+               "±": "+", "£": "E", "¥": "Y", "§": "S", "©": "C", "®": "R", "ß": "B", "Æ": "A", "æ": "a", "Ð": "D",
+               "ð": "d", "Þ": "P", "þ": "p", "Ø": "O", "ø": "o"}
+    if char in similar:
+        return similar[char]
+    base = unicodedata.normalize("NFD", char)[0]
+    return base if base != char and base in EASYOCR_ENGLISH_G2 else None
+
+
+def init_from_english_g2(model: TextRecognizer) -> dict[str, int]:
+    """Load english_g2 into ``model`` (a 256-channel None-VGG-BiLSTM-CTC at any charset).
+
+    Output rows of characters EasyOCR knows are copied; a new character starts from the row of
+    a look-alike (é from e, “ from ") with its bias lowered so it must be learned before it wins;
+    others keep their random initialization. Returns counts of copied, related and new rows.
+    """
+    state = dict(load_english_g2().state_dict())
+    weight, bias = state.pop("prediction.classifier.weight"), state.pop("prediction.classifier.bias")
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - {"prediction.classifier.weight", "prediction.classifier.bias"}:
+        raise ValueError(f"english_g2 does not fit this model: missing {missing}, unexpected {unexpected}")
+    source = {c: i + 1 for i, c in enumerate(EASYOCR_ENGLISH_G2)}
+    counts = {"copied": 1, "related": 0, "new": 0}
+    classifier = model.prediction.classifier
+    with torch.no_grad():
+        classifier.weight[BLANK] = weight[BLANK]
+        classifier.bias[BLANK] = bias[BLANK]
+        for i, char in enumerate(model.config.charset, start=1):
+            if char in source:
+                classifier.weight[i], classifier.bias[i] = weight[source[char]], bias[source[char]]
+                counts["copied"] += 1
+            elif (near := _related(char)) is not None:
+                classifier.weight[i], classifier.bias[i] = weight[source[near]], bias[source[near]] - 2.0
+                counts["related"] += 1
+            else:
+                classifier.bias[i] = bias[1:].min() - 2.0
+                counts["new"] += 1
+    return counts
+
+
+def freeze_prefix(model: TextRecognizer, modules: int) -> None:
+    """Stop gradients through the first ``modules`` layers of the feature extractor."""
+    if modules <= 0:
+        return
+    layers = getattr(model.feature, "layers", None)
+    if layers is None:
+        raise ValueError(f"--freeze needs a sequential feature extractor, not {model.config.feature}")
+    for layer in list(layers)[:modules]:
+        for p in layer.parameters():
+            p.requires_grad_(False)
+
+
+# --------------------------------------------------------------------------- losses and decoding
+
+
+def case_groups(charset: str) -> tuple[torch.Tensor, dict[str, int]]:
+    """A (classes × groups) 0/1 matrix joining each upper-case letter with its lower case, and each
+    character's group index (blank is group 0)."""
+    group_of: dict[str, int] = {}
+    columns: list[list[int]] = [[BLANK]]
+    for i, char in enumerate(charset, start=1):
+        key = char.lower() if len(char.lower()) == 1 and char.lower() in charset else char
+        if key in group_of:
+            columns[group_of[key]].append(i)
+        else:
+            group_of[key] = len(columns)
+            columns.append([i])
+        group_of[char] = group_of[key]
+    matrix = torch.zeros(len(charset) + 1, len(columns))
+    for g, members in enumerate(columns):
+        matrix[members, g] = 1.0
+    return matrix, group_of
+
+
+class Criterion:
+    """CTC or attention cross-entropy loss, exact or case-insensitive per sample."""
+
+    def __init__(self, config: RecognizerConfig) -> None:
+        self.config = config
+        self.index = {c: i + 1 for i, c in enumerate(config.charset)}
+        self.fold, self.group_of = case_groups(config.charset)
+
+    def targets(self, samples: Sequence[Sample]) -> list[list[int]]:
+        """Class indices of each sample's text (case groups for caseless samples)."""
+        return [[self.group_of[c] for c in s.text] if s.caseless else [self.index[c] for c in s.text] for s in samples]
+
+    def teacher_tokens(self, samples: Sequence[Sample]) -> torch.Tensor:
+        """Attention teacher forcing: the exact text, end-of-sequence padded, (batch, max_length + 1)."""
+        steps = self.config.max_length + 1
+        rows = [[self.index[c] for c in s.text][: steps - 1] + [BLANK] * (steps - min(len(s.text), steps - 1)) for s in samples]
+        return torch.tensor(rows, dtype=torch.long)
+
+    def __call__(self, logits: torch.Tensor, samples: Sequence[Sample]) -> torch.Tensor:
+        """Mean per-sample loss (sequence negative log-likelihood)."""
+        log_probs = logits.log_softmax(2)
+        targets = self.targets(samples)
+        loss = self._ctc if self.config.prediction == "CTC" else self._ce
+        total = logits.new_zeros(())
+        for caseless in (False, True):
+            rows = [i for i, s in enumerate(samples) if s.caseless == caseless]
+            if not rows:
+                continue
+            lp = log_probs[rows]
+            if caseless:
+                lp = torch.log((lp.exp() @ self.fold).clamp_min(1e-30))
+            total = total + loss(lp, [targets[i] for i in rows])
+        return total / len(samples)
+
+    @staticmethod
+    def _ctc(log_probs: torch.Tensor, rows: list[list[int]]) -> torch.Tensor:
+        batch, steps, _ = log_probs.shape
+        flat = torch.tensor([c for r in rows for c in r], dtype=torch.long)
+        lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
+        return F.ctc_loss(log_probs.transpose(0, 1), flat, torch.full((batch,), steps, dtype=torch.long), lengths,
+                          blank=BLANK, reduction="sum", zero_infinity=True)
+
+    @staticmethod
+    def _ce(log_probs: torch.Tensor, rows: list[list[int]]) -> torch.Tensor:
+        steps = log_probs.shape[1]
+        target = torch.full((len(rows), steps), -100, dtype=torch.long)
+        for i, r in enumerate(rows):
+            r = r[: steps - 1] + [BLANK]
+            target[i, : len(r)] = torch.tensor(r)
+        return F.nll_loss(log_probs.reshape(-1, log_probs.shape[2]), target.reshape(-1), reduction="sum")
+
+
+def greedy_decode(logits: torch.Tensor, config: RecognizerConfig) -> list[str]:
+    """Best-path texts: CTC collapses repeats and drops blanks; attention stops at end-of-sequence."""
+    best = logits.argmax(2).tolist()
+    texts = []
+    for row in best:
+        if config.prediction == "CTC":
+            chars = [c for i, c in enumerate(row) if c != BLANK and (i == 0 or c != row[i - 1])]
+        else:
+            chars = row[: row.index(BLANK)] if BLANK in row else row
+        texts.append("".join(config.charset[c - 1] for c in chars))
+    return texts
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class Data:
+    """The training mixture and the fixed validation sets."""
+
+    mixture: Mixture
+    val: dict[str, list[Sample]]
+    sources: dict[str, str]
+
+
+class TeacherLabels:
+    """Case-exact labels from a teacher's reading of each real crop (computed once per crop)."""
+
+    def __init__(self, model: TextRecognizer) -> None:
+        self.model = model.eval()
+        self.config = model.config
+        self.cache: dict[int, str | None] = {}
+
+    def __call__(self, crop: LineCrop, _image: np.ndarray) -> str | None:
+        key = id(crop)
+        if key not in self.cache:
+            image = resize_to_height(jitter_crop(crop), self.config.img_height, 2048)
+            with torch.no_grad():
+                reading = greedy_decode(self.model(to_tensor([image], self.config.img_height)), self.config)[0]
+            self.cache[key] = reading if reading.upper() == crop.text.upper() else None
+        return self.cache[key]
+
+
+def load_teacher(spec: str) -> TextRecognizer:
+    """``english_g2`` (EasyOCR's pretrained model) or a run directory / checkpoint file of ours."""
+    if spec == ENGLISH_G2:
+        return load_english_g2()
+    path = Path(spec)
+    path = path / "best.pt" if path.is_dir() else path
+    if not path.is_file():
+        raise FileNotFoundError(f"teacher checkpoint not found: {path}")
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    model = build_model(RecognizerConfig(**saved["config"]["model"]))
+    model.load_state_dict(saved["model"])
+    return model.eval()
+
+
+def build_data(cfg: TrainConfig, words: list[tuple[str, int]] | None = None, fonts: list[str] | None = None,
+               crops: list[LineCrop] | None = None) -> Data:
+    """The seeded training mixture and validation sets of ``cfg`` (real line crops split by page)."""
+    rc = cfg.recognizer
+    cache = Path(cfg.cache)
+    if crops is None:
+        crops = cached_lines(cfg.lines, cache / f"{Path(cfg.lines).name}_lines.pkl")
+    train_crops, held_crops = split_by_page(crops, cfg.holdout_pages)
+    if words is None:
+        words = cached_words(cache / "words.tsv", extra=[c.text for c in train_crops])
+    fonts = fonts if fonts is not None else find_fonts()
+    seed = cfg.seed
+    relabel = TeacherLabels(load_teacher(cfg.teacher)) if cfg.teacher else None
+    sources = {
+        "sroie": LineSource(train_crops, rc.img_height, seed + 1, rc.charset, caseless=True, max_width=cfg.max_width,
+                            relabel=relabel),
+        "synth_word": SynthSource(TextSampler(words, rc.charset), Renderer(fonts, rc.img_height, max_width=cfg.max_width),
+                                  "word", seed + 2),
+        "synth_line": SynthSource(TextSampler(words, rc.charset), Renderer(fonts, rc.img_height, max_width=cfg.max_width),
+                                  "line", seed + 3),
+    }
+    mixture = Mixture(sources, cfg.mix, seed, max_length=rc.max_length if rc.prediction == "Attn" else None)
+    # Validation: held-out pages (clean crops, case-insensitive) and a fixed synthetic set.
+    val_rng = random.Random(seed + 100)
+    allowed = set(rc.charset)
+    held = [c for c in held_crops if set(c.text) <= allowed and (rc.prediction == "CTC" or len(c.text) <= rc.max_length)]
+    held = val_rng.sample(held, min(cfg.val_lines, len(held)))
+    val_lines = [Sample(resize_to_height(jitter_crop(c), rc.img_height, cfg.max_width), c.text, True) for c in held]
+    val_source = SynthSource(TextSampler(words, rc.charset), Renderer(fonts, rc.img_height, max_width=cfg.max_width),
+                             "word", seed + 101)
+    val_synth = [s for s in (val_source() for _ in range(3 * cfg.val_synth))
+                 if rc.prediction == "CTC" or len(s.text) <= rc.max_length][: cfg.val_synth]
+    described = {"sroie": f"{cfg.lines}: {len(train_crops)} line crops of {len({c.page for c in train_crops})} pages "
+                          f"(held out: last {cfg.holdout_pages} pages)",
+                 "synth": f"{len(fonts)} fonts, {len(words)} words from offline docs + SROIE train transcripts",
+                 "teacher": cfg.teacher or "none"}
+    return Data(mixture, {"sroie_val": val_lines, "synth_val": val_synth}, described)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def score(predictions: Sequence[str], references: Sequence[str], caseless: bool) -> dict[str, float]:
+    """CER (edit distance over reference length) and exact-match accuracy, in percent."""
+    if caseless:
+        predictions = [p.upper() for p in predictions]
+        references = [r.upper() for r in references]
+    errors = sum(Levenshtein.distance(p, r) for p, r in zip(predictions, references))
+    chars = sum(len(r) for r in references)
+    exact = sum(p == r for p, r in zip(predictions, references))
+    return {"cer": 100.0 * errors / max(chars, 1), "acc": 100.0 * exact / max(len(references), 1)}
+
+
+def _batched(samples: Sequence[Sample], columns: int) -> Iterator[list[int]]:
+    order = sorted(range(len(samples)), key=lambda i: samples[i].image.shape[1])
+    batch: list[int] = []
+    for i in order:
+        if batch and (len(batch) + 1) * samples[i].image.shape[1] > columns:
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
+
+
+def evaluate(model: TextRecognizer, val: dict[str, list[Sample]], columns: int = 8192) -> dict[str, float]:
+    """Greedy-decoding CER and accuracy on each validation set (SROIE case-insensitively)."""
+    was_training = model.training
+    model.eval()
+    metrics: dict[str, float] = {}
+    with torch.no_grad():
+        for name, samples in val.items():
+            predictions = [""] * len(samples)
+            for batch in _batched(samples, columns):
+                logits = model(to_tensor([samples[i].image for i in batch], model.config.img_height))
+                for i, text in zip(batch, greedy_decode(logits, model.config)):
+                    predictions[i] = text
+            caseless = any(s.caseless for s in samples)
+            for key, value in score(predictions, [s.text for s in samples], caseless).items():
+                metrics[f"{name}_{key}"] = round(value, 3)
+    model.train(was_training)
+    return metrics
+
+
+# --------------------------------------------------------------------------- training loop
+
+
+def _lr_factor(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _set_train_mode(model: TextRecognizer, frozen_bn: bool) -> None:
+    model.train()
+    if frozen_bn:
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.eval()
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+class Logger:
+    """Prints one line per event and appends it as JSON to ``log.jsonl``."""
+
+    def __init__(self, path: Path, echo: Callable[[str], None] = print) -> None:
+        self.path, self.echo = path, echo
+
+    def __call__(self, event: str, **values: Any) -> None:
+        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "event": event, **values}
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.echo(" ".join(f"{k}={v}" for k, v in record.items()))
+
+
+@dataclass
+class RunState:
+    """What a checkpoint restores besides the weights."""
+
+    step: int = 0
+    wall_seconds: float = 0.0
+    best: float = float("inf")
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    commands: list[str] = field(default_factory=list)
+
+
+def _frozen_val(path: Path, val: dict[str, list[Sample]]) -> dict[str, list[Sample]]:
+    """The run's validation sets as first saved in ``path`` (so that scores stay comparable
+    when the data code changes between resumes); saves ``val`` there on the first call."""
+    if path.is_file():
+        with path.open("rb") as fh:
+            return pickle.load(fh)
+    with path.open("wb") as fh:
+        pickle.dump(val, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return val
+
+
+def resume_config(out: Path, **overrides: Any) -> TrainConfig:
+    """The config saved in ``out/checkpoint.pt`` with ``overrides`` (None values ignored) applied."""
+    path = out / "checkpoint.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"nothing to resume: {path} does not exist")
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    return replace(TrainConfig(**saved["config"]), **{k: v for k, v in overrides.items() if v is not None})
+
+
+def train(cfg: TrainConfig, out: Path, resume: bool = False, command: str = "", data: Data | None = None,
+          echo: Callable[[str], None] = print) -> RunState:
+    """Train (or continue, from ``out/checkpoint.pt``) the run in ``out`` up to ``cfg.steps``;
+    returns the final run state. Continue a run with :func:`resume_config`'s config."""
+    out.mkdir(parents=True, exist_ok=True)
+    log = Logger(out / "log.jsonl", echo)
+    torch.set_num_threads(cfg.threads)
+    checkpoint_path = out / "checkpoint.pt"
+    saved = torch.load(checkpoint_path, map_location="cpu", weights_only=False) if resume and checkpoint_path.is_file() else None
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.recognizer)
+    if saved is None and cfg.init == ENGLISH_G2:
+        log("init", source=ENGLISH_G2, rows=init_from_english_g2(model))
+    elif saved is None and cfg.init:
+        model.load_state_dict(load_teacher(cfg.init).state_dict())
+        log("init", source=cfg.init)
+    freeze_prefix(model, cfg.freeze)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    data = data or build_data(cfg)
+    data.val = _frozen_val(out / "val.pkl", data.val)
+    state = RunState()
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        state = RunState(**saved["state"])
+        data.mixture.set_state(saved["data_rng"])
+        random.setstate(saved["py_rng"])
+        torch.set_rng_state(saved["torch_rng"])
+        log("resume", step=state.step, wall_seconds=round(state.wall_seconds))
+    state.commands.append(command)
+    n_params = sum(p.numel() for p in model.parameters())
+    log("start", preset=cfg.preset, model=cfg.recognizer.name, params=n_params,
+        trainable=sum(p.numel() for p in params), steps=cfg.steps, data=data.sources, out=str(out))
+    criterion = Criterion(cfg.recognizer)
+    batches = width_batches(data.mixture, cfg.columns, cfg.max_batch, rng=random.Random(cfg.seed + state.step))
+
+    def checkpoint() -> None:
+        _atomic_save({"config": asdict(cfg), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                      "state": asdict(state), "data_rng": data.mixture.get_state(), "py_rng": random.getstate(),
+                      "torch_rng": torch.get_rng_state()}, checkpoint_path)
+
+    def validate() -> None:
+        metrics = evaluate(model, data.val)
+        target = metrics.get("sroie_val_cer", 0.0) + metrics.get("synth_val_cer", 0.0)
+        if target < state.best:
+            state.best, state.best_metrics = target, {**metrics, "step": state.step}
+            _atomic_save({"config": asdict(cfg), "model": model.state_dict(), "metrics": state.best_metrics}, out / "best.pt")
+        log("val", step=state.step, **metrics)
+
+    _set_train_mode(model, cfg.frozen_bn)
+    last_save = last_log = time.monotonic()
+    window = {"loss": 0.0, "samples": 0, "steps": 0, "columns": 0}
+    while state.step < cfg.steps:
+        started = time.monotonic()
+        samples = next(batches)
+        lr = cfg.lr * _lr_factor(state.step, cfg)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        images = to_tensor([s.image for s in samples], cfg.recognizer.img_height)
+        targets = criterion.teacher_tokens(samples) if cfg.recognizer.prediction == "Attn" else None
+        loss = criterion(model(images, targets), samples)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        optimizer.step()
+        state.step += 1
+        state.wall_seconds += time.monotonic() - started
+        window["loss"] += loss.item() * len(samples)
+        window["samples"] += len(samples)
+        window["steps"] += 1
+        window["columns"] += images.shape[0] * images.shape[3]
+        if state.step % cfg.log_every == 0 or state.step == cfg.steps:
+            elapsed = time.monotonic() - last_log
+            log("train", step=state.step, loss=round(window["loss"] / max(window["samples"], 1), 4), lr=f"{lr:.2e}",
+                steps_per_s=round(window["steps"] / elapsed, 3), samples_per_s=round(window["samples"] / elapsed, 2),
+                columns_per_s=round(window["columns"] / elapsed))
+            window = {"loss": 0.0, "samples": 0, "steps": 0, "columns": 0}
+            last_log = time.monotonic()
+        if state.step % cfg.val_every == 0 or state.step == cfg.steps:
+            validate()
+        if time.monotonic() - last_save > cfg.checkpoint_minutes * 60 or state.step == cfg.steps:
+            checkpoint()
+            last_save = time.monotonic()
+            log("checkpoint", step=state.step, path=str(checkpoint_path))
+    return state
+
+
+# --------------------------------------------------------------------------- export
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def command_line() -> str:
+    """The command that started this process, as typed."""
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else ""
+
+
+def environment() -> dict[str, str]:
+    """Versions that matter for reproducing a run."""
+    import onnxruntime
+
+    return {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__, "python": sys.version.split()[0],
+            "cpu_count": str(os.cpu_count())}
+
+
+def _load_weights(out: Path, which: str) -> tuple[TrainConfig, TextRecognizer, dict[str, Any]]:
+    path = out / f"{which}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"no {which}.pt in {out}: train first")
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    cfg = TrainConfig(**saved["config"])
+    model = build_model(cfg.recognizer)
+    model.load_state_dict(saved["model"])
+    return cfg, model.eval(), saved
+
+
+def export(out: Path, which: str = "best", data: Data | None = None, threads: int = 1,
+           echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Export ``which``.pt (``best`` or ``checkpoint``) of the run in ``out`` to ONNX fp32 and int8,
+    measure both on the validation sets with onnxruntime, and write ``manifest.json``; returns the manifest."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from ..nets.recognizer import export_onnx
+    from ..recognition.predictor import Recognizer
+    from ..runtime import RuntimeConfig
+
+    cfg, model, saved = _load_weights(out, which)
+    rc = cfg.recognizer
+    data = data or build_data(cfg)
+    data.val = _frozen_val(out / "val.pkl", data.val)
+    fp32 = export_onnx(model, out / f"{cfg.preset}.onnx")
+    int8 = out / f"{cfg.preset}.int8.onnx"
+    # Convolutions stay fp32: onnxruntime's dynamic ConvInteger measured 3x slower than fp32 here.
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, op_types_to_quantize=list(INT8_OPS))
+    rc.save(int8.with_suffix(".json"))
+    files: dict[str, Any] = {}
+    for path in (fp32, int8):
+        recognizer = Recognizer(path, RuntimeConfig(intra_op_threads=threads))
+        metrics: dict[str, float] = {}
+        for name, samples in data.val.items():
+            started = time.perf_counter()
+            predictions = [r.text for r in recognizer.read([s.image for s in samples])]
+            rate = len(samples) / (time.perf_counter() - started)
+            caseless = any(s.caseless for s in samples)
+            for key, value in score(predictions, [s.text for s in samples], caseless).items():
+                metrics[f"{name}_{key}"] = round(value, 3)
+            metrics[f"{name}_crops_per_s"] = round(rate, 1)
+        files[path.name] = {"sha256": sha256(path), "bytes": path.stat().st_size, "config": path.with_suffix(".json").name,
+                            "metrics": metrics}
+        echo(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB {metrics}")
+    run = RunState(**saved["state"]) if "state" in saved else None
+    if run is None and (out / "checkpoint.pt").is_file():
+        run = RunState(**torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)["state"])
+    manifest = {
+        "model": rc.name, "preset": cfg.preset, "weights_from": f"{which}.pt",
+        "files": files,
+        "commands": run.commands if run else [],
+        "export_command": command_line(),
+        "training": {"steps": run.step if run else None, "wall_seconds": round(run.wall_seconds) if run else None,
+                     "seed": cfg.seed, "threads": cfg.threads, "config": asdict(cfg)},
+        "data": data.sources,
+        "validation_metrics_torch": saved.get("metrics", {}),
+        "validation": "held-out pages of sroie_train (case-insensitive) and a fixed synthetic word set; never the eval sets",
+        "environment": environment(),
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def preset(name: str, **overrides: Any) -> TrainConfig:
+    """The preset ``name`` with ``overrides`` (None values ignored)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown recognizer preset {name!r}: choose one of {', '.join(PRESETS)}")
+    return replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})

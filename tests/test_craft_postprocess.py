@@ -1,0 +1,113 @@
+"""CRAFT post-processing on synthetic score maps with known words."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+from shapely.geometry import Point, Polygon
+
+from ocr.detection import Thresholds, find_words
+from ocr.detection.postprocess import order_clockwise
+
+
+def blob(maps: np.ndarray, x: float, y: float, sx: float, sy: float, peak: float = 1.0) -> None:
+    """Add a Gaussian heat (max-combined) centred on (x, y) to a 2-D map."""
+    h, w = maps.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    maps[:] = np.maximum(maps, peak * np.exp(-(((xx - x) / sx) ** 2 + ((yy - y) / sy) ** 2) / 2))
+
+
+def word(region: np.ndarray, affinity: np.ndarray, centres: list[tuple[float, float]], size: float = 3.0) -> None:
+    """Characters at ``centres`` and affinities between consecutive ones."""
+    for x, y in centres:
+        blob(region, x, y, size, size * 1.4)
+    for (x0, y0), (x1, y1) in zip(centres, centres[1:]):
+        blob(affinity, (x0 + x1) / 2, (y0 + y1) / 2, size * 0.8, size * 1.2)
+
+
+def empty(h: int = 120, w: int = 240) -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
+
+
+def centre(polygon: np.ndarray) -> np.ndarray:
+    return np.asarray(Polygon(polygon).centroid.coords[0])
+
+
+def test_three_words_found_where_they_are() -> None:
+    region, affinity = empty()
+    words = {
+        (40.0, 30.0): [(30.0 + 10 * k, 30.0) for k in range(3)],
+        (145.0, 30.0): [(130.0 + 10 * k, 30.0) for k in range(4)],
+        (80.0, 90.0): [(50.0 + 10 * k, 90.0) for k in range(7)],
+    }
+    for centres in words.values():
+        word(region, affinity, centres)
+    found = find_words(region, affinity)
+    assert len(found) == 3
+    for expected_centre, centres in words.items():
+        match = [f for f in found if np.linalg.norm(centre(f.polygon) - expected_centre) < 1.5]
+        assert len(match) == 1
+        polygon = match[0].polygon
+        assert polygon.shape == (4, 2)
+        outline = Polygon(polygon)
+        assert all(outline.contains(Point(x, y)) for x, y in centres)
+        width = polygon[:, 0].max() - polygon[:, 0].min()
+        assert len(centres) * 10 - 4 <= width <= len(centres) * 10 + 10
+        assert 0.95 <= match[0].confidence <= 1.0
+
+
+def test_words_without_affinity_between_them_stay_apart() -> None:
+    region, affinity = empty()
+    word(region, affinity, [(30, 40), (40, 40), (50, 40)])
+    word(region, affinity, [(66, 40), (76, 40), (86, 40)])  # close, but no affinity across the gap
+    assert len(find_words(region, affinity)) == 2
+    blob(affinity, 58, 40, 2.4, 3.6)  # now linked
+    assert len(find_words(region, affinity)) == 1
+
+
+def test_weak_and_tiny_components_are_dropped() -> None:
+    region, affinity = empty()
+    word(region, affinity, [(30, 30), (40, 30), (50, 30)])
+    blob(region, 150, 30, 3, 4, peak=0.6)  # below text_threshold 0.7
+    region[100, 200] = 1.0  # one strong pixel: below min_area
+    found = find_words(region, affinity)
+    assert len(found) == 1
+    assert len(find_words(region, affinity, Thresholds(text_threshold=0.5))) == 2
+
+
+def test_rotated_word_gives_rotated_rectangle() -> None:
+    region, affinity = empty(200, 200)
+    angle = math.radians(30)
+    centres = [(60 + 12 * k * math.cos(angle), 60 + 12 * k * math.sin(angle)) for k in range(6)]
+    word(region, affinity, centres)
+    (found,) = find_words(region, affinity)
+    assert found.polygon.shape == (4, 2)
+    long_edge = max(
+        (found.polygon[(k + 1) % 4] - found.polygon[k] for k in range(4)), key=lambda e: float(np.hypot(*e))
+    )
+    direction = math.degrees(math.atan2(long_edge[1], long_edge[0])) % 180
+    assert abs(direction - 30) < 3
+    assert Polygon(found.polygon).contains(Polygon(centres).convex_hull.buffer(1))
+
+
+def test_curved_word_gives_following_polygon() -> None:
+    region, affinity = empty(200, 260)
+    centres = [(130 + 90 * math.cos(t), 170 - 90 * math.sin(t)) for t in np.linspace(math.radians(150), math.radians(30), 18)]
+    word(region, affinity, centres)
+    (found,) = find_words(region, affinity)
+    assert len(found.polygon) > 4
+    outline = Polygon(found.polygon)
+    assert outline.is_valid
+    assert all(outline.contains(Point(x, y)) for x, y in centres)
+    rect = cv2.minAreaRect(found.polygon.astype(np.float32))
+    assert outline.area < 0.7 * rect[1][0] * rect[1][1]
+    # clockwise on screen (y down): positive shoelace sum in image coordinates
+    x, y = found.polygon[:, 0], found.polygon[:, 1]
+    assert float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)) > 0
+
+
+def test_order_clockwise_starts_top_left() -> None:
+    box = np.array([[10, 20], [0, 20], [0, 0], [10, 0]], dtype=float)
+    assert order_clockwise(box).tolist() == [[0, 0], [10, 0], [10, 20], [0, 20]]

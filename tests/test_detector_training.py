@@ -1,0 +1,134 @@
+"""Lite-CRAFT training: exact synthetic targets, teacher-map caching, a tiny run with resume."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import TensorProto, helper
+from PIL import Image
+
+from ocr.charset import CHARSET
+from ocr.nets.lite_craft import LiteCraft, count_parameters
+from ocr.training.detector import TrainConfig, detector_loss, random_crop, train
+from ocr.training.detector_data import cache_teacher_maps, load_teacher_sample
+from ocr.training.synth import find_fonts
+from ocr.training.synth_pages import PageRenderer, affinity_quad, render_targets
+from ocr.training.text import TextSampler
+
+WORDS = [(w, 10) for w in ("total", "invoice", "date", "amount", "receipt", "score", "level", "name", "cash", "item")]
+
+
+@lru_cache(maxsize=1)
+def fonts() -> tuple[str, ...]:
+    return tuple(find_fonts())
+
+
+def renderer(seed: int = 0) -> tuple[PageRenderer, list[object]]:
+    sampler = TextSampler(WORDS, CHARSET, seed)
+    pages = PageRenderer(list(fonts()), sampler, seed, size=(200, 300))
+    return pages, [sampler.rng, pages.rng, pages.np_rng]
+
+
+def square(x: float, y: float, side: float) -> np.ndarray:
+    return np.array([[x, y], [x + side, y], [x + side, y + side], [x, y + side]], dtype=np.float32)
+
+
+def test_student_contract_and_size() -> None:
+    model = LiteCraft().eval()
+    with torch.no_grad():
+        out = model(torch.zeros(1, 3, 64, 96))
+    assert out.shape == (1, 2, 32, 48)
+    assert count_parameters(model) <= 3_000_000
+
+
+def test_targets_peak_on_characters_and_link_only_within_words() -> None:
+    word = [square(20, 20, 20), square(44, 20, 20)]
+    lone = [square(120, 20, 20)]
+    region, affinity = render_targets((80, 200), [word, lone])
+    assert region.shape == (40, 100)
+    # Region peaks at each character centre (half resolution) and is low between words.
+    assert region[15, 15] > 0.9 and region[15, 27] > 0.9 and region[15, 65] > 0.9
+    assert region[15, 45] < 0.05
+    # Affinity peaks between the two characters of the word, nothing near the lone character.
+    assert affinity[15, 21] > 0.8
+    assert affinity[:, 50:].max() == 0.0
+    box = affinity_quad(word[0], word[1])
+    assert box[:, 0].min() == pytest.approx(30.0) and box[:, 0].max() == pytest.approx(54.0)
+
+
+def test_rendered_pages_have_targets_over_their_text() -> None:
+    pages, _ = renderer(3)
+    for _ in range(3):
+        sample = pages()
+        h, w = sample.image.shape[:2]
+        assert sample.region.shape == (h // 2, w // 2) == sample.affinity.shape
+        assert sample.region.max() > 0.9
+        assert 0.0 <= sample.affinity.min() and sample.affinity.max() <= 1.0
+        crop = random_crop(sample, 128, pages.rng, (0.7, 1.3))
+        assert crop.image.shape == (128, 128, 3) and crop.region.shape == (64, 64)
+
+
+def _fake_teacher(path: Path) -> None:
+    """A real ONNX file with the CRAFT contract: 2×2 average pool of the first two channels."""
+    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, None, None])
+    maps = helper.make_tensor_value_info("maps", TensorProto.FLOAT, [1, 2, None, None])
+    starts = helper.make_tensor("starts", TensorProto.INT64, [1], [0])
+    ends = helper.make_tensor("ends", TensorProto.INT64, [1], [2])
+    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [1])
+    graph = helper.make_graph(
+        [helper.make_node("Slice", ["image", "starts", "ends", "axes"], ["two"]),
+         helper.make_node("AveragePool", ["two"], ["pooled"], kernel_shape=[2, 2], strides=[2, 2]),
+         helper.make_node("Sigmoid", ["pooled"], ["maps"])],
+        "fake_teacher", [image], [maps], [starts, ends, axes],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+
+
+def test_teacher_maps_are_cached_once_at_the_canvas_scale(tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    (pages / "images").mkdir(parents=True)
+    Image.fromarray(np.full((100, 60, 3), 200, np.uint8)).save(pages / "images" / "a.png")
+    (pages / "manifest.jsonl").write_text(json.dumps({"image": "images/a.png", "text": ""}) + "\n")
+    teacher = tmp_path / "teacher.onnx"
+    _fake_teacher(teacher)
+    out = tmp_path / "maps"
+    assert cache_teacher_maps(pages, out, teacher, canvas_size=128, mag_ratio=1.5) == 1
+    assert cache_teacher_maps(pages, out, teacher, canvas_size=128, mag_ratio=1.5) == 0
+    sample = load_teacher_sample(out / "a.npz")
+    # 100×60 magnified ×1.28 (long side capped at 128) → 128×76, padded to 128×96.
+    assert sample.image.shape == (128, 96, 3)
+    assert sample.region.shape == (64, 48)
+    assert 0.0 < sample.region.min() and sample.region.max() < 1.0
+
+
+def test_tiny_training_run_resumes(tmp_path: Path) -> None:
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    pages, rngs = renderer()
+    config = TrainConfig(steps=3, batch=2, crop=96, pool=3, warmup=2, log_every=1, teacher_dirs=[str(maps)])
+    rows: list[dict] = []
+    train(config, tmp_path / "run", pages, rngs, log=rows.append)
+    first = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    assert first["step"] == 3
+    losses = [r["loss"] for r in rows if "loss" in r]
+    assert len(losses) == 3 and all(np.isfinite(losses))
+
+    pages, rngs = renderer()
+    rows = []
+    config.steps = 5
+    model = train(config, tmp_path / "run", pages, rngs, resume=True, log=rows.append)
+    assert rows[0]["event"] == "resumed" and rows[0]["step"] == 3
+    assert [r["step"] for r in rows if "loss" in r] == [4, 5]
+    second = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    assert second["step"] == 5
+    assert len(second["optimizer"]["state"]) == len(first["optimizer"]["state"]) > 0
+    with torch.no_grad():
+        out = model(torch.zeros(1, 3, 64, 64))
+    assert out.shape == (1, 2, 32, 32)
+    assert torch.isfinite(detector_loss(out, torch.zeros(1, 32, 32), torch.zeros(1, 32, 32)))

@@ -1,0 +1,51 @@
+"""Page evaluation and threshold calibration on a small generated set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ocr.config import ScanOptions
+from ocr.datasets import Region, Sample
+from ocr.document import Word, box_polygon
+from ocr.eval.pages import PageReadings, calibrate, e2e_counts, format_calibration, format_scores, run_pages
+from ocr.routing import Candidate
+from text_images import text_image
+
+
+def _region(text: str, x0: float, x1: float) -> Region:
+    return Region(text, ((x0, 0.0), (x1, 0.0), (x1, 20.0), (x0, 20.0)))
+
+
+def test_e2e_needs_overlap_and_same_text_ignoring_case() -> None:
+    truths = (_region("Total", 0, 50), _region("9.99", 60, 100), _region("x", 200, 210))
+    words = [Word("TOTAL", box_polygon(2, 0, 50, 20), 0.9, "t"), Word("9.98", box_polygon(60, 0, 100, 20), 0.9, "t"),
+             Word("x", box_polygon(300, 0, 310, 20), 0.9, "t")]
+    assert e2e_counts(words, truths) == (1, 3, 3)
+
+
+def test_run_pages_scores_an_engine_on_a_set(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    rows = []
+    for n, text in enumerate(["Invoice 4821", "Total 93"]):
+        text_image(text).save(tmp_path / "images" / f"{n}.png")
+        rows.append({"image": f"images/{n}.png", "text": text})
+    (tmp_path / "manifest.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    [score] = run_pages([str(tmp_path)], ["tesseract"], ScanOptions(), json_path=tmp_path / "scores.json")
+    assert (score.engine, score.pages, score.bow_f1, score.e2e_f1, score.fallback_rate) == ("tesseract", 2, 1.0, None,
+                                                                                            None)
+    assert json.loads((tmp_path / "scores.json").read_text())[0]["bow_f1"] == 1.0
+    assert "| tesseract | 2 | 100.0 | – |" in format_scores([score])
+
+
+def test_calibration_replays_routing_per_threshold() -> None:
+    sample = Sample(Path("x.png"), "Total 9.99", (_region("Total", 0, 50), _region("9.99", 60, 100)))
+    words = (Word("Total", box_polygon(0, 0, 50, 20), 0.95, "neural"), Word("9.3g", box_polygon(60, 0, 100, 20), 0.3,
+                                                                            "neural"))
+    readings = PageReadings(sample, 120, 20, words, ((), ()),
+                            (Candidate("TotaI", 0.5, "tesseract"), Candidate("9.99", 0.9, "tesseract")))
+    low, middle, high = calibrate("set", [readings], [0.0, 0.5, 1.01])
+    assert (low.fallback_rate, low.bow_f1, low.e2e_f1) == (0.0, 0.5, 0.5)
+    assert (middle.fallback_rate, middle.bow_f1, middle.tesseract_wins) == (0.5, 1.0, 0.5)
+    assert high.fallback_rate == 1.0 and high.bow_f1 == 1.0  # "Total" at 0.95 beats "TotaI" at 0.5
+    assert "| set | 0.50 | 100.0 |" in format_calibration([middle])

@@ -1,0 +1,108 @@
+"""The neural and hybrid engines on real models (skipped when `ocr models` has not exported them)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from ocr.config import PipelineConfig, ScanOptions
+from ocr.engines import create_engine, engine_names
+from ocr.engines.neural import HybridEngine, NeuralEngine
+from ocr.errors import EngineError
+from text_images import FONT
+
+needs_models = pytest.mark.skipif(NeuralEngine.availability() is not None,
+                                  reason=f"models missing: {NeuralEngine.availability()}")
+
+LINES = ("Invoice number 4821", "Total amount 93.50")
+
+
+@pytest.fixture(scope="module")
+def page() -> np.ndarray:
+    font = ImageFont.truetype(FONT, 36)
+    image = Image.new("RGB", (640, 200), "white")
+    draw = ImageDraw.Draw(image)
+    for row, line in enumerate(LINES):
+        draw.text((30, 40 + 70 * row), line, font=font, fill="black")
+    return np.asarray(image)
+
+
+FAST = PipelineConfig(threads=1, canvas_size=960)
+"""Small test pages need no bigger canvas."""
+
+
+@pytest.fixture(scope="module")
+def line() -> np.ndarray:
+    font = ImageFont.truetype(FONT, 32)
+    image = Image.new("RGB", (300, 60), "white")
+    ImageDraw.Draw(image).text((10, 10), "Harbor 42", font=font, fill="black")
+    return np.asarray(image)
+
+
+@pytest.fixture(scope="module")
+def hybrid() -> HybridEngine:
+    """A hybrid engine sending every word (confidence under 1) to Tesseract."""
+    return HybridEngine(replace(FAST, fallback_threshold=1.0))
+
+
+def test_engines_are_registered() -> None:
+    assert {"tesseract", "neural", "hybrid"} <= set(engine_names())
+
+
+def test_missing_models_are_one_clear_engine_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OCR_WEIGHTS_DIR", str(tmp_path))
+    assert "model file not found" in (NeuralEngine.availability() or "")
+    with pytest.raises(EngineError, match="engine 'hybrid' is not available: model file not found"):
+        create_engine("hybrid", ScanOptions())
+    with pytest.raises(EngineError, match="unknown detector"):
+        NeuralEngine(PipelineConfig(detector="nonesuch"))
+
+
+@needs_models
+def test_neural_reads_words_in_reading_order(page: np.ndarray) -> None:
+    engine = create_engine("neural", ScanOptions(pipeline=FAST))
+    result = engine.read(page, "page", 2)
+    assert result.index == 2 and (result.width, result.height) == (640, 200)
+    assert [line.text for line in result.lines] == list(LINES)
+    assert all(w.source == "neural" and 0 <= w.confidence <= 1 for w in result.words)
+
+
+@needs_models
+def test_hybrid_keeps_provenance_of_every_routed_word(page: np.ndarray, hybrid: HybridEngine) -> None:
+    result = hybrid.read(page)
+    words = list(result.words)
+    assert " ".join(w.text for w in words) == " ".join(LINES)
+    assert all(w.alternatives for w in words if w.confidence < 1.0)  # read by two engines
+    assert {a.source for w in words for a in w.alternatives} <= {"neural", "tesseract"}
+    assert all(w.source in ("neural", "tesseract", "vote") for w in words)
+    assert hybrid.stats.sent["tesseract"] >= len([w for w in words if w.alternatives])
+
+
+@needs_models
+def test_hybrid_line_mode_reads_the_whole_image(line: np.ndarray, hybrid: HybridEngine) -> None:
+    result = hybrid.read(line, "line")
+    assert result.text == "Harbor 42"
+
+
+@needs_models
+def test_one_engine_shared_by_threads_gives_the_sequential_results(page: np.ndarray, line: np.ndarray,
+                                                                   hybrid: HybridEngine) -> None:
+    images = [line, np.ascontiguousarray(page[:100]), line]
+    expected = [hybrid.read(image).to_dict() for image in images]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        got = list(pool.map(lambda image: hybrid.read(image).to_dict(), images))
+    assert got == expected
+
+
+def test_pipeline_options_reach_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[PipelineConfig] = []
+    monkeypatch.setattr(NeuralEngine, "__init__", lambda self, config: seen.append(config))
+    monkeypatch.setattr(NeuralEngine, "availability", classmethod(lambda cls: None))
+    config = PipelineConfig(recognizer="my_model", fallback_threshold=0.25)
+    create_engine("neural", replace(ScanOptions(), pipeline=config))
+    assert seen == [config]

@@ -1,0 +1,144 @@
+"""A tiny end-to-end recognizer training run on generated data: train, resume, export, manifest."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from ocr.charset import CHARSET
+from ocr.training.data import Sample
+from ocr.training.lines import cut_lines
+from ocr.training.recognizer import (
+    Criterion,
+    build_data,
+    case_groups,
+    export,
+    init_from_english_g2,
+    preset,
+    resume_config,
+    sha256,
+    train,
+)
+from ocr.training.synth import Renderer, find_fonts
+from ocr.training.text import TextSampler
+
+WORDS = [("receipt", 9), ("total", 8), ("cash", 7), ("change", 5), ("coffee", 4), ("price", 3), ("amount", 2)]
+LINES = ["TOTAL 12.50", "CASH 20.00", "CHANGE 7.50", "COFFEE 2 X 3.25"]
+
+
+def _page_set(folder: Path, pages: int = 3) -> Path:
+    """A page set in the shared manifest format with four printed lines per page."""
+    font = ImageFont.truetype(find_fonts()[0], 22)
+    (folder / "images").mkdir(parents=True)
+    rows = []
+    for p in range(pages):
+        image = Image.new("RGB", (360, 220), "white")
+        draw = ImageDraw.Draw(image)
+        lines = []
+        for i, text in enumerate(LINES):
+            x0, y0, x1, y1 = draw.textbbox((20, 20 + 48 * i), text, font=font)
+            draw.text((20, 20 + 48 * i), text, fill="black", font=font)
+            lines.append({"text": text, "box": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]})
+        image.save(folder / "images" / f"{p:03d}.png")
+        rows.append({"image": f"images/{p:03d}.png", "text": "\n".join(LINES), "lines": lines})
+    (folder / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def fonts() -> list[str]:
+    return find_fonts()[:4]
+
+
+def test_renderer_and_sampler_cover_the_extended_charset(fonts: list[str]) -> None:
+    sampler = TextSampler(WORDS, CHARSET, seed=3)
+    texts = [sampler("word") for _ in range(300)] + [sampler("line") for _ in range(100)]
+    assert all(set(t) <= set(CHARSET) and t == t.strip() and t for t in texts)
+    assert any(set(t) & set("€£¥°§©®±×÷•–—‘’“”") for t in texts)
+    assert any(any(c.islower() for c in t) for t in texts) and any(t.isupper() for t in texts)
+    image = Renderer(fonts, 32, seed=1)("Café 12.50 €")
+    assert image.dtype == np.uint8 and image.shape[0] == 32 and image.shape[1] > 32
+
+
+def test_caseless_loss_ignores_case_but_not_letters() -> None:
+    config = preset("tiny").recognizer
+    fold, group_of = case_groups(config.charset)
+    assert group_of["a"] == group_of["A"] and group_of["é"] == group_of["É"] and group_of["a"] != group_of["b"]
+    assert torch.equal(fold.sum(0)[group_of["a"]], torch.tensor(2.0))
+    criterion = Criterion(config)
+    index = {c: i + 1 for i, c in enumerate(config.charset)}
+    logits = torch.full((1, 6, config.num_classes), -20.0)
+    for t, c in enumerate("to-tal"):  # the model reads "total" in lower case, with one blank
+        logits[0, t, index[c] if c != "-" else 0] = 20.0
+    image = np.zeros((32, 24), np.uint8)
+    caseless = float(criterion(logits, [Sample(image, "TOTAL", caseless=True)]))
+    exact = float(criterion(logits, [Sample(image, "TOTAL")]))
+    wrong = float(criterion(logits, [Sample(image, "TOTEL", caseless=True)]))
+    assert caseless < 1e-3 < exact and caseless < 1e-3 < wrong
+
+
+def test_english_g2_initialization_keeps_known_rows() -> None:
+    from ocr.nets.recognizer import build_model, load_english_g2
+
+    model = build_model(preset("best").recognizer)
+    counts = init_from_english_g2(model)
+    assert counts["copied"] == 97 and counts["copied"] + counts["related"] + counts["new"] == model.config.num_classes
+    g2 = load_english_g2()
+    ours = model.prediction.classifier
+    theirs = g2.prediction.classifier
+    a_ours, a_theirs = model.config.charset.index("a") + 1, g2.config.charset.index("a") + 1
+    assert torch.equal(ours.weight[a_ours], theirs.weight[a_theirs])
+    e_acute = model.config.charset.index("é") + 1
+    e_theirs = g2.config.charset.index("e") + 1
+    assert torch.equal(ours.weight[e_acute], theirs.weight[e_theirs]) and ours.bias[e_acute] < theirs.bias[e_theirs]
+
+
+def test_tiny_training_run_resumes_and_exports(tmp_path: Path, fonts: list[str]) -> None:
+    pages = _page_set(tmp_path / "pages")
+    cfg = replace(preset("tiny"), steps=6, lines=str(pages), cache=str(tmp_path / "cache"), checkpoint_minutes=0.0)
+    data = build_data(cfg, words=WORDS, fonts=fonts, crops=cut_lines(pages))
+    assert {len(v) for v in data.val.values()} == {4, 8}  # one held-out page of four lines; eight synthetic words
+    out = tmp_path / "run"
+    echoed: list[str] = []
+    first = train(cfg, out, command="first", data=data, echo=echoed.append)
+    assert first.step == 6 and (out / "checkpoint.pt").is_file() and (out / "best.pt").is_file()
+    saved = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert saved["state"]["step"] == 6 and saved["config"]["seed"] == cfg.seed and "optimizer" in saved
+
+    again = resume_config(out, steps=10, teacher=None)
+    assert again == replace(cfg, steps=10)
+    resumed = train(again, out, resume=True, command="second", data=data, echo=echoed.append)
+    assert resumed.step == 10 and resumed.commands == ["first", "second"]
+    assert resumed.wall_seconds > first.wall_seconds
+    events = [json.loads(line)["event"] for line in (out / "log.jsonl").read_text().splitlines()]
+    assert events.count("resume") == 1 and "val" in events and "train" in events
+    losses = [json.loads(line)["loss"] for line in (out / "log.jsonl").read_text().splitlines() if '"train"' in line]
+    assert all(np.isfinite(losses))
+
+    manifest = export(out, data=data, echo=echoed.append)
+    for name in ("tiny.onnx", "tiny.int8.onnx"):
+        entry = manifest["files"][name]
+        assert entry["sha256"] == sha256(out / name) and (out / entry["config"]).is_file()
+        assert {"sroie_val_cer", "synth_val_acc", "synth_val_crops_per_s"} <= entry["metrics"].keys()
+    assert manifest["commands"] == ["first", "second"] and manifest["training"]["seed"] == cfg.seed
+    assert json.loads((out / "manifest.json").read_text())["model"] == "None-Mobile-None-CTC"
+
+
+def test_attention_model_trains_a_few_steps(tmp_path: Path, fonts: list[str]) -> None:
+    pages = _page_set(tmp_path / "pages", pages=2)
+    card = preset("card")
+    small = {**card.model, "output_channels": 32, "hidden_size": 32, "max_length": 16}
+    cfg = replace(card, model=small, steps=2, columns=512, max_batch=8, val_lines=4, val_synth=4, val_every=2,
+                  log_every=1, holdout_pages=1, cache=str(tmp_path / "cache"))
+    data = build_data(cfg, words=WORDS, fonts=fonts, crops=cut_lines(pages))
+    assert all(len(s.text) <= 16 for s in data.val["synth_val"])
+    state = train(cfg, tmp_path / "run", data=data, echo=lambda _: None)
+    assert state.step == 2
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines() if '"train"' in line]
+    assert len(losses) == 2 and all(np.isfinite(losses))
