@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from rapidfuzz.distance import Levenshtein
 
+from ..eval.metrics import edit_distance
 from ..charset import BLANK, CHARSET, EASYOCR_ENGLISH_G2
 from ..nets.recognizer import TextRecognizer, build_model, load_english_g2
 from ..recognition.config import RecognizerConfig
@@ -339,7 +339,7 @@ def score(predictions: Sequence[str], references: Sequence[str], caseless: bool)
     if caseless:
         predictions = [p.upper() for p in predictions]
         references = [r.upper() for r in references]
-    errors = sum(Levenshtein.distance(p, r) for p, r in zip(predictions, references))
+    errors = sum(edit_distance(p, r) for p, r in zip(predictions, references))
     chars = sum(len(r) for r in references)
     exact = sum(p == r for p, r in zip(predictions, references))
     return {"cer": 100.0 * errors / max(chars, 1), "acc": 100.0 * exact / max(len(references), 1)}
