@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, Mapping, get_args
 
+import yaml
+
 from .errors import UsageError
 
 Mode = Literal["page", "line"]
@@ -118,8 +120,6 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise UsageError(f"config file {path}: {exc.strerror or exc}") from None
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
             data = yaml.safe_load(raw) or {}
         else:
             data = tomllib.loads(raw.decode("utf-8"))

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Literal, Sequence
 
 import numpy as np
+import yaml
 
 from .config import ScanOptions
 from .errors import OcrError, UsageError
@@ -95,8 +96,6 @@ def load_template(path: str | Path) -> Template:
     try:
         text = path.read_text(encoding="utf-8")
         if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
             data = yaml.safe_load(text)
         else:
             data = json.loads(text)
