@@ -14,7 +14,7 @@ from PIL import Image
 from ocr import __version__
 from ocr.config import DEFAULT_DPI, DEFAULT_ENGINE, DEFAULT_MAX_PIXELS, MODES, ScanOptions
 from ocr.document import Page
-from ocr.engines import create_engine, engine_class, engine_names
+from ocr.engines import create_engine, engine_class, engine_names, require_engine
 from ocr.errors import EXIT_INTERNAL, EXIT_OK, OcrError, UsageError
 from ocr.export import EXTENSIONS, FORMATS, draw_words, render
 from ocr.pipeline import STDIN, PageCallback, read_document
@@ -405,6 +405,7 @@ def serve(host: str, port: int, workers: int | None, max_queue: int, timeout: fl
     """
     from server.app import serve as run_server
 
+    require_engine(engine)  # every worker loads it: without it no request could be answered
     settings = ServiceSettings(engine=engine, lang=lang, workers=workers or len(os.sched_getaffinity(0)),
                                max_queue=max_queue, timeout=timeout, max_upload_bytes=round(max_upload_mb * 2**20),
                                max_pixels=max_pixels, max_pages=max_pages)

@@ -23,7 +23,7 @@ Mode = Literal["page", "line"]
 
 MODES: tuple[str, ...] = get_args(Mode)
 
-DEFAULT_ENGINE = "tesseract"
+DEFAULT_ENGINE = "hybrid"
 DEFAULT_DPI = 300
 DEFAULT_MAX_PIXELS = 100_000_000
 
@@ -51,7 +51,7 @@ class PipelineConfig:
     """
 
     detector: str = "teacher"
-    recognizer: str = "english_g2"
+    recognizer: str = "recognizer_best"
     text_threshold: float = 0.7
     link_threshold: float = 0.4
     low_text: float = 0.4

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from .errors import InputError
+
 
 @dataclass(frozen=True)
 class Region:
@@ -49,7 +51,7 @@ def iter_samples(folder: str | Path, limit: int | None = None) -> Iterator[Sampl
     folder = Path(folder)
     manifest = folder / "manifest.jsonl"
     if not manifest.is_file():
-        raise FileNotFoundError(f"{folder} has no manifest.jsonl")
+        raise InputError(f"{folder} has no manifest.jsonl")
     with manifest.open(encoding="utf-8") as fh:
         for n, raw in enumerate(fh):
             if limit is not None and n >= limit:
@@ -74,4 +76,4 @@ def resolve(name: str | Path) -> Path:
     for candidate in (Path(name), data_dir() / "eval" / name, data_dir() / "train" / name):
         if (candidate / "manifest.jsonl").is_file():
             return candidate
-    raise FileNotFoundError(f"no set {str(name)!r}: not a folder with manifest.jsonl, nor a set in {data_dir()}")
+    raise InputError(f"no set {str(name)!r}: not a folder with manifest.jsonl, nor a set in {data_dir()}")

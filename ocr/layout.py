@@ -127,6 +127,11 @@ class _Frame:
         y = -points[:, 0] * self.sin + points[:, 1] * self.cos
         return _Box(float(x.min()), float(y.min()), float(x.max()), float(y.max()))
 
+    @property
+    def straight(self) -> bool:
+        """Whether the frame is the page's own (no rotation)."""
+        return self.sin == 0.0
+
     def polygon(self, box: _Box) -> Polygon:
         corners = ((box.x0, box.y0), (box.x1, box.y0), (box.x1, box.y1), (box.x0, box.y1))
         return tuple((x * self.cos - y * self.sin, x * self.sin + y * self.cos) for x, y in corners)
@@ -250,11 +255,36 @@ def _reading_order(boxes: Sequence[_Box], items: list[int]) -> list[int]:
     return [i for group in groups for i in _reading_order(boxes, group)]
 
 
-def build_blocks(words: Sequence[Word], config: LayoutConfig = LayoutConfig()) -> tuple[Block, ...]:
-    """Group ``words`` into lines and blocks, all in reading order."""
-    if not words:
-        return ()
-    polygons = [w.polygon for w in words]
+@dataclass(frozen=True)
+class TextLine:
+    """One line of word outlines, left to right, in the page's deskewed frame.
+
+    ``members`` index the polygons given to :func:`text_lines`; ``box`` and ``word_boxes``
+    (the members' boxes, in the same order) are in the deskewed frame.
+    """
+
+    members: tuple[int, ...]
+    box: _Box
+    word_boxes: tuple[_Box, ...]
+    frame: _Frame
+
+    @classmethod
+    def whole(cls, width: int, height: int) -> TextLine:
+        """A line filling a ``width`` × ``height`` image, with no word outlines."""
+        return cls((), _Box(0.0, 0.0, float(width), float(height)), (), _Frame(0.0))
+
+    @property
+    def straight(self) -> bool:
+        """Whether the line runs along the page's axes."""
+        return self.frame.straight
+
+    def polygon(self, x0: float, y0: float, x1: float, y1: float) -> Polygon:
+        """The page polygon of the frame rectangle (x0, y0)–(x1, y1)."""
+        return self.frame.polygon(_Box(x0, y0, x1, y1))
+
+
+def _frame_and_lines(polygons: Sequence[Polygon], config: LayoutConfig) -> tuple[_Frame, list[_Box], list[list[int]]]:
+    """The deskewed frame, the word boxes in it and the words chained into lines."""
     skew = _limited(estimate_skew(polygons), config)
     frame = _Frame(skew)
     word_boxes = [frame.box(p) for p in polygons]
@@ -265,6 +295,25 @@ def build_blocks(words: Sequence[Word], config: LayoutConfig = LayoutConfig()) -
         frame = _Frame(refined)
         word_boxes = [frame.box(p) for p in polygons]
         line_members = _group_lines(word_boxes, config)
+    return frame, word_boxes, line_members
+
+
+def text_lines(polygons: Sequence[Polygon], config: LayoutConfig = LayoutConfig()) -> list[TextLine]:
+    """Word outlines chained into lines (no reading order between the lines)."""
+    if not polygons:
+        return []
+    frame, word_boxes, line_members = _frame_and_lines(polygons, config)
+    return [
+        TextLine(tuple(members), _union(word_boxes[i] for i in members), tuple(word_boxes[i] for i in members), frame)
+        for members in line_members
+    ]
+
+
+def build_blocks(words: Sequence[Word], config: LayoutConfig = LayoutConfig()) -> tuple[Block, ...]:
+    """Group ``words`` into lines and blocks, all in reading order."""
+    if not words:
+        return ()
+    frame, word_boxes, line_members = _frame_and_lines([w.polygon for w in words], config)
     line_boxes = [_union(word_boxes[i] for i in members) for members in line_members]
     block_members = _group_blocks(line_boxes, config)
     block_boxes = [_union(line_boxes[j] for j in members) for members in block_members]

@@ -109,7 +109,7 @@ def test_progress_line_counts_files_pages_rate_eta_and_errors() -> None:
 def test_batch_mirrors_the_tree_in_every_format_then_resumes(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "in")
     out = tmp_path / "out"
-    first = batch(root, "--out", out, "--format", "json,text", "-f", "hocr", "--workers", "2")
+    first = batch(root, "--out", out, "--format", "json,text", "-f", "hocr", "--workers", "2", "-e", "tesseract")
     assert first.returncode == EXIT_OK, first.stderr
     assert "Traceback" not in first.stderr
     for name, text in WORDS.items():
@@ -127,16 +127,19 @@ def test_batch_mirrors_the_tree_in_every_format_then_resumes(tmp_path: Path) -> 
     assert temp_files(out) == []
 
     # Rerun: nothing to do. Changed content: that input only. Other settings or --force: everything.
-    again = batch(root, "--out", out, "--format", "text,json,hocr")
+    again = batch(root, "--out", out, "--format", "text,json,hocr", "-e", "tesseract")
     assert again.returncode == EXIT_OK and summary(out)["skipped"] == 4 and summary(out)["read"] == 0
     (root / "alpha.png").write_bytes(encoded(text_image("Alpha invoice 2042")))
-    changed = batch(root, "--out", out, "-f", "json,text,hocr")
+    changed = batch(root, "--out", out, "-f", "json,text,hocr", "-e", "tesseract")
     assert changed.returncode == EXIT_OK and summary(out)["read"] == 1
     assert (out / "alpha.png.txt").read_text() == "Alpha invoice 2042\n"
     (out / "sub/beta.jpg.hocr").unlink()  # a missing output makes its input due again
-    assert batch(root, "--out", out, "-f", "json,text,hocr").returncode == EXIT_OK and summary(out)["read"] == 1
-    assert batch(root, "--out", out, "-f", "json").returncode == EXIT_OK and summary(out)["read"] == 4
-    assert batch(root, "--out", out, "-f", "json", "--force").returncode == EXIT_OK and summary(out)["read"] == 4
+    assert batch(root, "--out", out, "-f", "json,text,hocr", "-e", "tesseract").returncode == EXIT_OK
+    assert summary(out)["read"] == 1
+    assert batch(root, "--out", out, "-f", "json", "-e", "tesseract").returncode == EXIT_OK
+    assert summary(out)["read"] == 4
+    assert batch(root, "--out", out, "-f", "json", "--force", "-e", "tesseract").returncode == EXIT_OK
+    assert summary(out)["read"] == 4
     assert len(index_lines(out)) == 4 + 1 + 1 + 4 + 4
     assert read_index(out)["alpha.png"]["outputs"] == ["alpha.png.json"]
 
@@ -149,7 +152,7 @@ def test_bad_inputs_are_reported_and_the_job_goes_on(tmp_path: Path) -> None:
     (root / "text.png").write_bytes(b"plain text, not an image\n")
     (root / "locked.pdf").write_bytes(b"%PDF-1.4\n" + b"garbage" * 20)
     out = tmp_path / "out"
-    result = batch(root, tmp_path / "missing.png", f"{tmp_path}/*.tiff", "--out", out)
+    result = batch(root, tmp_path / "missing.png", f"{tmp_path}/*.tiff", "--out", out, "-e", "tesseract")
     assert result.returncode == EXIT_INPUT
     assert "Traceback" not in result.stderr
     reported = errors(out)
@@ -186,7 +189,7 @@ def test_a_crashing_or_hanging_engine_fails_only_its_input(tmp_path: Path) -> No
 
 def test_an_unusable_engine_stops_the_job_at_once(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "in", {"one.png": "One"})
-    result = batch(root, "--out", tmp_path / "out", "--lang", "xyz")
+    result = batch(root, "--out", tmp_path / "out", "-e", "tesseract", "--lang", "xyz")
     assert result.returncode == EXIT_ENGINE
     assert result.stderr.splitlines() == [result.stderr.strip()] and "no Tesseract data for language 'xyz'" in result.stderr
 
@@ -197,7 +200,7 @@ def test_one_job_per_output_folder(tmp_path: Path) -> None:
     out.mkdir()
     with open(out / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        result = batch(root, "--out", out)
+        result = batch(root, "--out", out, "-e", "tesseract")
     assert result.returncode == EXIT_USAGE
     assert "another batch job is writing to this folder" in result.stderr
 
@@ -205,7 +208,7 @@ def test_one_job_per_output_folder(tmp_path: Path) -> None:
 def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "in", {"one.png": "One line", "two.png": "Two lines"})
     leader, follower = pty.openpty()
-    process = subprocess.Popen(ocr_command() + ["batch", str(root), "--out", str(tmp_path / "out")],
+    process = subprocess.Popen(ocr_command() + ["batch", str(root), "--out", str(tmp_path / "out"), "-e", "tesseract"],
                                stdout=subprocess.DEVNULL, stderr=follower, cwd=REPO)
     os.close(follower)
     screen = b""
@@ -229,7 +232,7 @@ def test_sigkill_mid_job_loses_nothing_finished_and_redoes_nothing_finished(tmp_
     words = {f"page{i:02d}.png": f"Page number {i} of the job" for i in range(8)}
     root = make_tree(tmp_path / "in", words)
     reference = tmp_path / "reference"
-    assert batch(root, "--out", reference, "-f", "json,text", "--workers", "2").returncode == EXIT_OK
+    assert batch(root, "--out", reference, "-f", "json,text", "--workers", "2", "-e", "tesseract").returncode == EXIT_OK
 
     out = tmp_path / "out"
     command = ocr_command() + ["batch", str(root), "--out", str(out), "-f", "json,text", "--workers", "2",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +14,11 @@ from click.testing import CliRunner
 from PIL import Image
 from sample_files import NAMES, sample, truth
 
+import server.app
 from cli import main
 from ocr import __version__
 from ocr.document import Document
+from ocr.engines import engine_class
 from ocr.engines.tesseract import TesseractEngine
 from ocr.errors import EXIT_ENGINE, EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 from ocr.eval.metrics import cer
@@ -24,11 +27,12 @@ from ocr.export import schema
 REPO = Path(__file__).resolve().parent.parent
 
 
-def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    """``ocr ARGS`` as a separate process (the console script installed beside this Python)."""
+def run(*args: str, stdin: bytes | None = None, **env: str) -> subprocess.CompletedProcess[bytes]:
+    """``ocr ARGS`` as a separate process (the console script installed beside this Python), ``env`` added."""
     script = Path(sys.executable).with_name("ocr")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
-    return subprocess.run(command + list(args), input=stdin, capture_output=True, cwd=REPO, timeout=300)
+    return subprocess.run(command + list(args), input=stdin, capture_output=True, cwd=REPO, timeout=300,
+                          env={**os.environ, **env})
 
 
 def invoke(*args: str, stdin: bytes | None = None):  # noqa: ANN201 (click's Result)
@@ -117,7 +121,7 @@ def test_each_bad_input_gives_exit_3_and_one_line(case: str, tmp_path: Path) -> 
     cases = _bad_inputs(tmp_path)
     assert tuple(cases) == BAD_CASES
     args, fragment = cases[case]
-    result = invoke("scan", *args)
+    result = invoke("scan", *args, "-e", "tesseract")
     assert result.exit_code == EXIT_INPUT, result.output
     line = one_line_error(result.stderr)
     assert line.startswith("ocr: ") and fragment in line
@@ -128,7 +132,7 @@ def test_bad_inputs_as_real_processes(tmp_path: Path) -> None:
     """Every bad input at once: one stderr line each, in order, the readable input still read."""
     cases = _bad_inputs(tmp_path)
     inputs = [args[0] for name, (args, _) in cases.items() if name != "over-limit"]
-    result = run("scan", *inputs, str(sample("clean_page.png")), "--format", "json")
+    result = run("scan", *inputs, str(sample("clean_page.png")), "--format", "json", "-e", "tesseract")
     assert result.returncode == EXIT_INPUT
     stderr = result.stderr.decode()
     assert "Traceback" not in stderr
@@ -155,10 +159,28 @@ def test_unknown_engine_lists_the_known_ones() -> None:
 
 
 def test_engine_failure_exits_4_with_one_line() -> None:
-    result = run("scan", str(sample("clean_page.png")), "--lang", "xyz")
+    result = run("scan", str(sample("clean_page.png")), "-e", "tesseract", "--lang", "xyz")
     assert result.returncode == EXIT_ENGINE
     line = one_line_error(result.stderr.decode())
     assert line.startswith("ocr: no Tesseract data for language 'xyz'")
+
+
+def test_the_default_engine_without_its_models_exits_4_asking_for_ocr_models(tmp_path: Path) -> None:
+    """Before `ocr models` has exported them: hybrid is listed as the default but unavailable; scan, batch and
+    serve stop at once and say why."""
+    no_models = {"OCR_WEIGHTS_DIR": str(tmp_path)}
+    listed = run("engines", **no_models)
+    assert listed.returncode == EXIT_OK
+    [hybrid] = [line for line in listed.stdout.decode().splitlines() if line.startswith("hybrid ")]
+    assert hybrid.startswith("hybrid     unavailable (default): model file not found: ")
+    assert hybrid.endswith("(run `ocr models`)")
+    page = str(sample("clean_page.png"))
+    for args, env in ((["scan", page], no_models), (["scan", page], {"OCR_RECOGNIZER": str(tmp_path / "missing.onnx")}),
+                      (["batch", page, "--out", str(tmp_path / "out")], no_models), (["serve"], no_models)):
+        result = run(*args, **env)
+        assert result.returncode == EXIT_ENGINE and result.stdout == b"", args
+        line = one_line_error(result.stderr.decode())
+        assert line.startswith("ocr: ") and "model file not found" in line and line.endswith("(run `ocr models`)")
 
 
 def test_an_unexpected_error_is_one_line_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,7 +188,7 @@ def test_an_unexpected_error_is_one_line_exit_1(monkeypatch: pytest.MonkeyPatch)
         raise ZeroDivisionError("boom")
 
     monkeypatch.setattr(TesseractEngine, "read", broken)
-    result = invoke("scan", str(sample("clean_page.png")), str(sample("receipt.png")))
+    result = invoke("scan", str(sample("clean_page.png")), str(sample("receipt.png")), "-e", "tesseract")
     assert result.exit_code == EXIT_INTERNAL
     lines = result.stderr.splitlines()
     assert len(lines) == 2 and all("internal error: ZeroDivisionError: boom" in line for line in lines)
@@ -177,14 +199,14 @@ def test_an_unexpected_error_is_one_line_exit_1(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_scan_prints_the_text_of_the_clean_page() -> None:
-    result = run("scan", "samples/clean_page.png")
+    result = run("scan", "samples/clean_page.png", "-e", "tesseract")
     assert result.returncode == EXIT_OK and result.stderr == b""
     assert cer(result.stdout.decode(), truth("clean_page.png")) <= 0.02
 
 
 def test_json_of_every_sample_validates_in_input_order() -> None:
     paths = [str(sample(name)) for name in NAMES]
-    result = run("scan", *paths, "--format", "json")
+    result = run("scan", *paths, "--format", "json", "-e", "tesseract")
     assert result.returncode == EXIT_OK, result.stderr
     lines = result.stdout.decode().splitlines()
     assert len(lines) == len(paths)
@@ -199,17 +221,18 @@ def test_json_of_every_sample_validates_in_input_order() -> None:
 
 def test_stdin_is_read_as_dash() -> None:
     data = sample("clean_page.png").read_bytes()
-    result = invoke("scan", "-", "--format", "json", stdin=data)
+    result = invoke("scan", "-", "--format", "json", "-e", "tesseract", stdin=data)
     assert result.exit_code == EXIT_OK
     document = json.loads(result.stdout)
     assert document["source"] == "-"
     assert cer(Document.from_dict(document).text, truth("clean_page.png")) <= 0.02
-    empty = invoke("scan", "-", stdin=b"")
+    empty = invoke("scan", "-", "-e", "tesseract", stdin=b"")
     assert empty.exit_code == EXIT_INPUT and one_line_error(empty.stderr) == "ocr: <stdin>: empty input"
 
 
 def test_several_text_documents_are_separated_by_a_form_feed() -> None:
-    result = invoke("scan", str(sample("clean_page.png")), str(sample("two_page.pdf")), "--dpi", "150")
+    result = invoke("scan", str(sample("clean_page.png")), str(sample("two_page.pdf")), "--dpi", "150",
+                    "-e", "tesseract")
     assert result.exit_code == EXIT_OK
     parts = result.stdout.split("\f")
     assert len(parts) == 3  # clean page, PDF page 1, PDF page 2
@@ -220,7 +243,7 @@ def test_several_text_documents_are_separated_by_a_form_feed() -> None:
 @pytest.mark.parametrize("fmt", ["text", "json", "hocr", "alto", "tsv"])
 def test_every_format_is_written(fmt: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = invoke("scan", str(sample("scoreboard.png")), "--format", fmt, "--output", str(out))
+    result = invoke("scan", str(sample("scoreboard.png")), "--format", fmt, "--output", str(out), "-e", "tesseract")
     assert result.exit_code == EXIT_OK and result.stdout == ""
     written = out.read_text(encoding="utf-8")
     assert "FINAL" in written and written.endswith("\n")
@@ -233,7 +256,7 @@ def test_output_folder_gets_one_file_per_input(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     args = [str(sample("clean_page.png")), str(copy), str(sample("scoreboard.png"))]
-    result = invoke("scan", *args, "--format", "alto", "--output", str(out))
+    result = invoke("scan", *args, "--format", "alto", "--output", str(out), "-e", "tesseract")
     assert result.exit_code == EXIT_OK
     assert sorted(p.name for p in out.iterdir()) == ["clean_page-2.xml", "clean_page.xml", "scoreboard.xml"]
     assert (out / "scoreboard.xml").read_text(encoding="utf-8").startswith("<?xml")
@@ -241,20 +264,20 @@ def test_output_folder_gets_one_file_per_input(tmp_path: Path) -> None:
 
 def test_viz_writes_an_image_per_page(tmp_path: Path) -> None:
     single = tmp_path / "boxes.png"
-    result = invoke("scan", str(sample("clean_page.png")), "--viz", str(single))
+    result = invoke("scan", str(sample("clean_page.png")), "--viz", str(single), "-e", "tesseract")
     assert result.exit_code == EXIT_OK
     with Image.open(single) as image, Image.open(sample("clean_page.png")) as original:
         assert image.size == original.size
 
     several = tmp_path / "viz.jpg"
     result = invoke("scan", str(sample("receipt.png")), str(sample("two_page.pdf")), "--dpi", "100",
-                    "--viz", str(several))
+                    "--viz", str(several), "-e", "tesseract")
     assert result.exit_code == EXIT_OK
     assert sorted(p.name for p in tmp_path.glob("viz*")) == ["viz-receipt.jpg", "viz-two_page-p2.jpg", "viz-two_page.jpg"]
 
     folder = tmp_path / "pages"
     folder.mkdir()
-    result = invoke("scan", str(sample("two_page.pdf")), "--dpi", "100", "--viz", str(folder))
+    result = invoke("scan", str(sample("two_page.pdf")), "--dpi", "100", "--viz", str(folder), "-e", "tesseract")
     assert result.exit_code == EXIT_OK
     assert sorted(p.name for p in folder.iterdir()) == ["two_page-p2.png", "two_page.png"]
 
@@ -262,17 +285,31 @@ def test_viz_writes_an_image_per_page(tmp_path: Path) -> None:
 def test_line_mode_reads_the_image_as_one_line(tmp_path: Path) -> None:
     with Image.open(sample("clean_page.png")) as page:
         page.crop((40, 40, 760, 120)).save(tmp_path / "title.png")
-    result = invoke("scan", str(tmp_path / "title.png"), "--mode", "line", "--format", "json")
+    result = invoke("scan", str(tmp_path / "title.png"), "--mode", "line", "--format", "json", "-e", "tesseract")
     assert result.exit_code == EXIT_OK
     page = Document.from_dict(json.loads(result.stdout)).pages[0]
     assert len(page.blocks) == 1 and len(page.blocks[0].lines) == 1
     assert cer(page.text, "Annual Report of the Riverside Library") <= 0.05
 
 
-def test_engines_lists_tesseract_as_available() -> None:
+def test_engines_lists_tesseract_as_available_and_hybrid_as_the_default() -> None:
     result = run("engines")
     assert result.returncode == EXIT_OK
-    assert result.stdout.decode().startswith("tesseract  available (default): Tesseract 5")
+    lines = result.stdout.decode().splitlines()
+    assert lines[0].startswith("tesseract  available: Tesseract 5")
+    [default] = [line for line in lines if "(default)" in line]
+    status = "available" if engine_class("hybrid").availability() is None else "unavailable"
+    assert default.startswith(f"hybrid     {status} (default): ")
+
+
+def test_serve_defaults_to_the_hybrid_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine `ocr serve` gives requests that name none (test_server.py: GET /v1/engines reports it)."""
+    defaults: list[str] = []
+    monkeypatch.setattr(engine_class("hybrid"), "availability", classmethod(lambda cls: None))  # models or not
+    monkeypatch.setattr(server.app, "serve", lambda settings, host, port: defaults.append(settings.engine))
+    for args in ([], ["--engine", "tesseract"]):
+        assert invoke("serve", *args).exit_code == EXIT_OK
+    assert defaults == ["hybrid", "tesseract"]
 
 
 def test_version_and_help() -> None:

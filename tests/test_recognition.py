@@ -54,10 +54,11 @@ def test_ctc_collapses_repeats_and_drops_blanks() -> None:
     # a a _ b _ b l l  → "abbl"
     probs = one_hot_probs([1, 1, 0, 2, 0, 2, 3, 3], 4)
     probs[1, 1] = 0.95
-    text, confs = decode_ctc(probs, charset)
+    text, confs, centres = decode_ctc(probs, charset)
     assert text == "abbl"
     assert confs == pytest.approx((0.95, 0.9, 0.9, 0.9))
-    assert decode_ctc(one_hot_probs([0, 0, 0], 4), charset) == ("", ())
+    assert centres == (1.0, 3.5, 5.5, 7.0)  # the middle of each character's run of steps
+    assert decode_ctc(one_hot_probs([0, 0, 0], 4), charset) == ("", (), ())
 
 
 def test_attention_stops_at_end_of_sequence() -> None:

@@ -22,13 +22,15 @@ from ocr.export import FORMATS, render
 from ocr.pipeline import read_document
 
 LIMITS = ("--max-upload-mb", "1", "--max-pixels", "4000000", "--max-pages", "3")
+ENGINE = ("--engine", "tesseract")
+"""The engine of requests that name none: fast, and what the expected answers are read with."""
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """Two workers, a queue long enough for 50 requests at once, a generous timeout."""
     with running_service(tmp_path_factory.mktemp("service"), "--workers", "2", "--max-queue", "64",
-                         "--timeout", "300", *LIMITS) as running:
+                         "--timeout", "300", *LIMITS, *ENGINE) as running:
         yield running
 
 
@@ -36,7 +38,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """Two workers, one request may wait, 6 s per request."""
     with running_service(tmp_path_factory.mktemp("strict"), "--workers", "2", "--max-queue", "1",
-                         "--timeout", "6", *LIMITS) as running:
+                         "--timeout", "6", *LIMITS, *ENGINE) as running:
         yield running
 
 
@@ -72,7 +74,8 @@ def wait_for_requests(service: Service, count: int) -> None:
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_equals_the_pipeline_output(service: Service, fmt: str) -> None:
     image = text_image("Quarterly report 2024")
-    expected = render(read_document(encoded(image), ScanOptions(), TesseractEngine(), name="upload"), fmt)
+    options = ScanOptions(engine="tesseract")
+    expected = render(read_document(encoded(image), options, TesseractEngine(), name="upload"), fmt)
     response = post(service, encoded(image), format=fmt)
     assert response.status_code == 200, response.text
     assert response.text == expected
@@ -97,7 +100,8 @@ def test_health_readiness_engines_docs_and_page(service: Service) -> None:
     assert httpx.get(f"{service.url}/healthz").json() == {"status": "ok"}
     assert httpx.get(f"{service.url}/readyz").json() == {"status": "ready", "workers": 2, "requests": 0}
     info = httpx.get(f"{service.url}/v1/engines").json()
-    assert "tesseract" in info["engines"] and info["default"] == "tesseract" and "hocr" in info["formats"]
+    assert "tesseract" in info["engines"] and "hocr" in info["formats"]
+    assert info["default"] == "tesseract"  # the service's --engine (ENGINE); without it: hybrid (test_cli.py)
     docs = httpx.get(f"{service.url}/docs")
     assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text
     assert httpx.get(f"{service.url}/docs-assets/swagger-ui-bundle.js").status_code == 200

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .. import datasets
-from ..errors import InputError, UsageError
+from ..errors import UsageError
 from .adapters import PEERS, Reading
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OMP_THREAD_LIMIT", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -61,10 +61,7 @@ class BenchSet:
 
 def load_set(name: str, limit: int | None) -> BenchSet:
     """The set ``name`` (a folder or a name under the shared data), its first ``limit`` images."""
-    try:
-        folder = datasets.resolve(name)
-    except FileNotFoundError as exc:
-        raise InputError(str(exc)) from None
+    folder = datasets.resolve(name)
     samples = tuple(datasets.iter_samples(folder, limit))
     is_pages = any(s.words or s.lines or "\n" in s.text.strip() for s in samples)
     return BenchSet(folder.name, folder, "pages" if is_pages else "crops", samples)
@@ -148,19 +145,17 @@ def readings(run: EngineRun, count: int) -> list[Reading]:
 def score_pages(bench_set: BenchSet, reads: Sequence[Reading]) -> dict[str, Any]:
     """Text, bag-of-words, detection and end-to-end metrics of a page set."""
     from ..eval.detection import Counts, match, match_end_to_end
-    from ..eval.metrics import BagCounts, bag_counts, collapse_spaces, edit_distance, word_edit_distance
+    from ..eval.metrics import BagCounts, bag_counts, collapse_spaces, set_cer, word_edit_distance
 
-    chars = errors = words = word_errors = 0
+    words = word_errors = 0
     bag = BagCounts()
     det, e2e = Counts(), Counts()
     has_words = any(s.words for s in bench_set.samples)
     has_lines = any(s.lines for s in bench_set.samples)
     for sample, read in zip(bench_set.samples, reads):
-        truth, text = collapse_spaces(sample.text), collapse_spaces(read.text)
-        chars += len(truth)
-        errors += edit_distance(text, truth)
+        truth = collapse_spaces(sample.text)
         words += len(truth.split())
-        word_errors += word_edit_distance(text, truth)
+        word_errors += word_edit_distance(collapse_spaces(read.text), truth)
         bag += bag_counts(read.text, sample.text)
         if has_words:
             ignore = [w.ignore for w in sample.words]
@@ -171,7 +166,8 @@ def score_pages(bench_set: BenchSet, reads: Sequence[Reading]) -> dict[str, Any]
             det += match([ln.polygon for ln in read.lines], [ln.box for ln in sample.lines],
                          [ln.ignore for ln in sample.lines])
     scores: dict[str, Any] = {
-        "cer": errors / max(1, chars), "wer": word_errors / max(1, words),
+        "cer": set_cer((read.text, sample.text) for sample, read in zip(bench_set.samples, reads)),
+        "wer": word_errors / max(1, words),
         "bow_precision": bag.precision, "bow_recall": bag.recall, "bow_f1": bag.f1,
     }
     if has_words or has_lines:

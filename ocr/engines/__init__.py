@@ -22,7 +22,8 @@ from .cloud import CloudEngine
 from .neural import HybridEngine, NeuralEngine
 from .tesseract import TesseractEngine
 
-__all__ = ["Engine", "Mode", "availability", "create_engine", "engine_class", "engine_names", "register"]
+__all__ = ["Engine", "Mode", "availability", "create_engine", "engine_class", "engine_names", "register",
+           "require_engine"]
 
 PLUGINS_ENV = "OCR_ENGINE_PLUGINS"
 
@@ -53,13 +54,18 @@ def availability(name: str) -> str | None:
     return engine_class(name).availability()
 
 
-def create_engine(name: str, options: ScanOptions) -> Engine:
-    """Build engine ``name`` configured from ``options`` (models are loaded here, once)."""
+def require_engine(name: str) -> type[Engine]:
+    """The engine class registered as ``name``; :class:`EngineError` saying why when it cannot run here."""
     cls = engine_class(name)
     reason = cls.availability()
     if reason is not None:
         raise EngineError(f"engine '{name}' is not available: {reason}")
-    return cls.from_options(options)
+    return cls
+
+
+def create_engine(name: str, options: ScanOptions) -> Engine:
+    """Build engine ``name`` configured from ``options`` (models are loaded here, once)."""
+    return require_engine(name).from_options(options)
 
 
 def _load_plugins() -> None:

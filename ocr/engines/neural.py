@@ -18,9 +18,9 @@ from typing import Sequence
 import numpy as np
 
 from ..config import Mode, PipelineConfig, ScanOptions
-from ..document import Block, Line, Page, Word, box_polygon
+from ..document import Block, Line, Page, Word
 from ..errors import EngineError
-from ..layout import build_blocks
+from ..layout import TextLine, build_blocks, text_lines
 from ..routing import RouteReport, Router, Stage, TesseractRegions
 from .base import Engine
 from .tesseract import TesseractEngine
@@ -103,8 +103,12 @@ class NeuralEngine(Engine):
         return self.stats.summary()
 
     def read_words(self, image: np.ndarray, mode: Mode = "page") -> tuple[list[Word], list[tuple[float, ...]]]:
-        """The recognized words of ``image`` (detection order) and each one's character probabilities."""
-        from ..recognition.crops import crop_region
+        """The recognized words of ``image`` (line by line) and each one's character probabilities.
+
+        The detected words are chained into lines, and each line is read whole
+        (:mod:`ocr.recognition.lines`); in ``line`` mode the image is the line.
+        """
+        from ..recognition.lines import read_lines
 
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise EngineError(f"{self.name}: expected an H×W×3 uint8 image, got {image.shape} {image.dtype}")
@@ -112,18 +116,12 @@ class NeuralEngine(Engine):
         if height == 0 or width == 0:
             return [], []
         if mode == "line":
-            polygons = [box_polygon(0.0, 0.0, float(width), float(height))]
-            crops = [image]
+            lines = [TextLine.whole(width, height)]
         else:
-            polygons = [d.polygon for d in self.detector.detect(image)]
-            crops = [crop_region(image, p, self.config.crop_margin) for p in polygons]
-        words, chars = [], []
-        for polygon, reading in zip(polygons, self.recognizer.read(crops)):
-            text = reading.text.strip()
-            if text:
-                words.append(Word(text, polygon, min(max(reading.confidence, 0.0), 1.0), NeuralEngine.name))
-                chars.append(reading.char_confidences if text == reading.text else ())
-        return words, chars
+            lines = text_lines([d.polygon for d in self.detector.detect(image)])
+        read = read_lines(self.recognizer, image, lines, self.config.crop_margin)
+        words = [Word(w.text, w.polygon, min(max(w.confidence, 0.0), 1.0), NeuralEngine.name) for w in read]
+        return words, [w.char_confidences for w in read]
 
     def layout(self, words: Sequence[Word], width: int, height: int, mode: Mode, index: int) -> Page:
         """Words → lines → blocks (one line in ``line`` mode)."""

@@ -23,7 +23,6 @@ from shapely.geometry import Polygon as ShapelyPolygon
 from .. import datasets
 from ..detection import Detector, DetectorConfig
 from ..document import Polygon, Word
-from ..errors import InputError
 from ..layout import build_blocks
 from ..runtime import RuntimeConfig
 
@@ -233,10 +232,7 @@ def run(
     echo: Callable[[str], None],
 ) -> list[SetResult]:
     """The ``ocr eval detect`` command: evaluate, print the table to stdout, optionally write JSON."""
-    try:
-        folders = [datasets.resolve(name) for name in sets]
-    except FileNotFoundError as exc:
-        raise InputError(str(exc)) from None
+    folders = [datasets.resolve(name) for name in sets]
     config = replace(DetectorConfig(), **{k: v for k, v in overrides.items() if v is not None})
     results = []
     for name in detectors:

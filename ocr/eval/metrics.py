@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 
 try:  # C implementation, ~1000x faster on page-long texts (the `bench` extra installs it)
@@ -84,6 +84,16 @@ def cer(prediction: str, truth: str) -> float:
     """Character error rate of one text: edit distance over the truth's length (spaces collapsed)."""
     prediction, truth = collapse_spaces(prediction), collapse_spaces(truth)
     return edit_distance(prediction, truth) / max(1, len(truth))
+
+
+def set_cer(pairs: Iterable[tuple[str, str]]) -> float:
+    """Character error rate of a set of (prediction, truth) texts: all edits over all truth characters."""
+    edits = chars = 0
+    for prediction, truth in pairs:
+        prediction, truth = collapse_spaces(prediction), collapse_spaces(truth)
+        edits += edit_distance(prediction, truth)
+        chars += len(truth)
+    return edits / max(1, chars)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 Metrics per set and engine: bag-of-words F1 (order-free, case-insensitive, letters and
 digits: :func:`ocr.eval.metrics.bag_counts`), end-to-end word F1 where the set has word
 boxes (a predicted word matches a ground-truth word when their boxes overlap with IoU ≥ 0.5
-and their texts are equal ignoring case; one-to-one, greedy by IoU), CER (order-sensitive,
-so only indicative on forms and receipts), the fallback rate (share of the neural words
+and their texts are equal ignoring case; one-to-one, greedy by IoU), CER over the set
+(order-sensitive, so only indicative on forms and receipts), the fallback rate (share of the neural words
 re-read by each fallback) and the median seconds per page.
 
 Calibration reads every page once with the neural engine and once more every word with
@@ -32,8 +32,8 @@ from ..engines import create_engine
 from ..engines.neural import HybridEngine
 from ..layout import build_blocks
 from ..routing import Candidate, TesseractRegions, choose
-from .detection import IOU_THRESHOLD, _pair_ious, _shape
-from .metrics import BagCounts, bag_counts, cer
+from .detection import Counts, match_end_to_end
+from .metrics import BagCounts, bag_counts, set_cer
 
 Progress = Callable[[str], None]
 
@@ -57,27 +57,10 @@ class PageScore:
         return asdict(self)
 
 
-def e2e_counts(words: Sequence[Word], truths: Sequence[datasets.Region]) -> tuple[int, int, int]:
-    """(matched, predicted words, counted truth words) of one page for end-to-end word F1."""
-    care = [t for t in truths if not t.ignore and t.text.strip()]
-    if not words or not care:
-        return 0, len(words), len(care)
-    det_index, gt_index, ious = _pair_ious([_shape(w.polygon) for w in words], [_shape(t.box) for t in care])
-    used_det: set[int] = set()
-    used_gt: set[int] = set()
-    for k in np.argsort(-ious, kind="stable"):
-        if ious[k] < IOU_THRESHOLD:
-            break
-        d, g = int(det_index[k]), int(gt_index[k])
-        if d in used_det or g in used_gt or words[d].text.strip().lower() != care[g].text.strip().lower():
-            continue
-        used_det.add(d)
-        used_gt.add(g)
-    return len(used_det), len(words), len(care)
-
-
-def _f1(matched: int, predicted: int, truth: int) -> float:
-    return 2 * matched / (predicted + truth) if predicted + truth else 0.0
+def e2e_counts(page: Page, truths: Sequence[datasets.Region]) -> Counts:
+    """End-to-end word counts of one page (:func:`ocr.eval.detection.match_end_to_end`)."""
+    return match_end_to_end([(w.polygon, w.text) for w in page.words], [(t.box, t.text) for t in truths],
+                            [t.ignore for t in truths])
 
 
 def _load(sample: datasets.Sample) -> np.ndarray:
@@ -91,12 +74,11 @@ def _score(set_name: str, engine: str, pages: list[tuple[Page, datasets.Sample, 
     has_words = any(sample.words for _, sample, _ in pages)
     e2e = None
     if has_words:
-        totals = np.sum([e2e_counts(list(page.words), sample.words) for page, sample, _ in pages], axis=0)
-        e2e = _f1(*(int(v) for v in totals))
+        e2e = sum((e2e_counts(page, sample.words) for page, sample, _ in pages), Counts()).hmean
     return PageScore(
         set=set_name, engine=engine, pages=len(pages), bow_f1=bags.f1, bow_precision=bags.precision,
         bow_recall=bags.recall, e2e_f1=e2e,
-        cer=float(np.mean([cer(page.text, sample.text) for page, sample, _ in pages])),
+        cer=set_cer((page.text, sample.text) for page, sample, _ in pages),
         fallback_rate=fallback_rate, seconds_per_page=statistics.median(t for _, _, t in pages),
     )
 
@@ -216,8 +198,7 @@ def calibrate(set_name: str, pages: Sequence[PageReadings], thresholds: Sequence
         bags = sum((bag_counts(page.text, p.sample.text) for page, p in zip(read, pages)), BagCounts())
         e2e = None
         if any(p.sample.words for p in pages):
-            totals = np.sum([e2e_counts(list(page.words), p.sample.words) for page, p in zip(read, pages)], axis=0)
-            e2e = _f1(*(int(v) for v in totals))
+            e2e = sum((e2e_counts(page, p.sample.words) for page, p in zip(read, pages)), Counts()).hmean
         rows.append(CalibrationRow(Path(set_name).name, threshold, bags.f1, e2e, sent / max(total, 1),
                                    won / max(total, 1)))
     return rows

@@ -25,7 +25,6 @@ import numpy as np
 from PIL import Image
 
 from .. import datasets
-from ..errors import InputError
 from ..recognition import Reading, Recognizer
 from ..recognition.crops import crop_region
 from ..runtime import RuntimeConfig
@@ -228,10 +227,7 @@ def run(
     echo: Callable[[str], None],
 ) -> list[SetResult]:
     """The ``ocr eval recognize`` command: evaluate, print the tables to stdout, optionally write JSON."""
-    try:
-        folders = [datasets.resolve(name) for name in sets]
-    except FileNotFoundError as exc:
-        raise InputError(str(exc)) from None
+    folders = [datasets.resolve(name) for name in sets]
     runtime = RuntimeConfig(intra_op_threads=threads)
     recognizers = {Path(name).stem: Recognizer(name, runtime) for name in models}
 

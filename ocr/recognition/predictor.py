@@ -44,6 +44,9 @@ class Reading:
     text: str
     confidence: float
     char_confidences: tuple[float, ...]
+    positions: tuple[float, ...] = ()
+    """Each character's centre as a fraction of the crop's width (CTC: where the model read
+    it; attention: spread evenly, the decoder does not say)."""
 
 
 def word_confidence(char_confidences: Sequence[float]) -> float:
@@ -131,23 +134,27 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(-1, keepdims=True)
 
 
-def decode_ctc(probs: np.ndarray, charset: str) -> tuple[str, tuple[float, ...]]:
+def decode_ctc(probs: np.ndarray, charset: str) -> tuple[str, tuple[float, ...], tuple[float, ...]]:
     """Greedy CTC over (steps, classes) probabilities: collapse repeats, drop blanks (class 0).
-    A character's probability is the highest over the steps of its run."""
+    Returns the text, each character's probability (the highest over the steps of its run)
+    and its position (the centre of its run, in steps)."""
     best = probs.argmax(-1)
     peak = probs.max(-1)
     chars: list[str] = []
     confidences: list[float] = []
+    runs: list[list[int]] = []
     previous = BLANK
     for step, cls in enumerate(best):
         if cls != BLANK:
             if cls != previous:
                 chars.append(charset[cls - 1])
                 confidences.append(float(peak[step]))
+                runs.append([step, step])
             else:
                 confidences[-1] = max(confidences[-1], float(peak[step]))
+                runs[-1][1] = step
         previous = cls
-    return "".join(chars), tuple(confidences)
+    return "".join(chars), tuple(confidences), tuple((first + last + 1) / 2 for first, last in runs)
 
 
 def decode_attention(probs: np.ndarray, charset: str) -> tuple[str, tuple[float, ...], float]:
@@ -252,9 +259,14 @@ class Recognizer:
             if not parts:
                 readings.append(Reading("", 0.0, ()))
                 continue
-            text, confs = merge_windows([(text, confs) for text, confs, _ in parts], ranges)
-            ends = tuple(end for _, _, end in parts) if self.attention else ()
-            readings.append(Reading(text, word_confidence(confs + ends), confs))
+            if self.attention:
+                text, confs = merge_windows([(text, confs) for text, confs, _, _ in parts], ranges)
+                ends = tuple(end for _, _, end, _ in parts)
+                positions = tuple((i + 0.5) / len(text) for i in range(len(text)))
+                readings.append(Reading(text, word_confidence(confs + ends), confs, positions))
+            else:
+                text, confs, _, positions = parts[0]
+                readings.append(Reading(text, word_confidence(confs), confs, positions))
         return readings
 
     def _windows(self, crop: np.ndarray) -> tuple[list[tuple[int, int]], list[np.ndarray]]:
@@ -271,18 +283,22 @@ class Recognizer:
             ranges = [(0, resized.shape[1])]
         return ranges, [resized[:, start:end] for start, end in ranges]
 
-    def _decode(self, images: Sequence[np.ndarray]) -> list[tuple[str, tuple[float, ...], float]]:
+    def _decode(self, images: Sequence[np.ndarray]) -> list[tuple[str, tuple[float, ...], float, tuple[float, ...]]]:
         """Run the model on batches of similar width and decode each image into text, character
-        probabilities and the end-of-sequence probability (attention; 1 for CTC)."""
-        results: list[tuple[str, tuple[float, ...], float]] = [("", (), 1.0)] * len(images)
+        probabilities, the end-of-sequence probability (attention; 1 for CTC) and the character
+        positions as fractions of the image's width (CTC; empty for attention)."""
+        results: list[tuple[str, tuple[float, ...], float, tuple[float, ...]]] = [("", (), 1.0, ())] * len(images)
         widths = [image.shape[1] for image in images]
         for indices, width in plan_batches(widths, BATCH_PIXELS, self.config.img_height):
             probs = softmax(self.session.run(batch_tensor([images[i] for i in indices], width))[0])
             for row, i in enumerate(indices):
                 if self.attention:
-                    results[i] = decode_attention(probs[row], self.config.charset)
+                    results[i] = (*decode_attention(probs[row], self.config.charset), ())
                 else:
                     # only the steps that see the image itself, not its padding
                     steps = min(probs.shape[1], math.ceil(probs.shape[1] * widths[i] / width) + 1)
-                    results[i] = (*decode_ctc(probs[row, :steps], self.config.charset), 1.0)
+                    text, confs, centres = decode_ctc(probs[row, :steps], self.config.charset)
+                    columns_per_step = width / probs.shape[1]
+                    positions = tuple(min(1.0, c * columns_per_step / widths[i]) for c in centres)
+                    results[i] = (text, confs, 1.0, positions)
         return results

@@ -1,0 +1,98 @@
+"""Read whole text lines and cut the readings into words with boxes.
+
+A line crop gives the recognizer the context a word crop lacks (a price's decimal point,
+the spacing between words) and spares it the detector's splits: CRAFT often cuts
+``12.50`` or ``A/C:`` into pieces, the line reading keeps them whole. Word boundaries are
+the spaces the recognizer reads; each word's box is the union of the detector's outlines
+that cover its characters, cut at the midpoints to the neighbouring words, or, with no
+outline there, the span of its characters' positions.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..document import Polygon
+from ..layout import TextLine
+from .crops import crop_region
+from .predictor import Reading, Recognizer, word_confidence
+
+LINE_PAD = 0.3
+"""Blank margin left and right of a line crop, times the line's height."""
+
+
+@dataclass(frozen=True)
+class LineWord:
+    """One word of a line reading: its page polygon, text, confidence and character probabilities."""
+
+    polygon: Polygon
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...]
+
+
+def line_crop(image: np.ndarray, line: TextLine, margin: float) -> tuple[np.ndarray, float, float]:
+    """The crop of ``line`` (``margin`` × its height above and below, :data:`LINE_PAD` × its
+    height left and right), with the frame abscissas of its left and right edges."""
+    box = line.box
+    height = box.y1 - box.y0
+    x0, x1 = box.x0 - LINE_PAD * height, box.x1 + LINE_PAD * height
+    y0, y1 = box.y0 - margin * height, box.y1 + margin * height
+    if line.straight:  # sliced, not warped: keep to whole pixels inside the image so columns map exactly
+        x0, x1 = max(0, math.floor(x0)), min(image.shape[1], math.ceil(x1))
+        y0, y1 = max(0, math.floor(y0)), min(image.shape[0], math.ceil(y1))
+    return crop_region(image, line.polygon(x0, y0, x1, y1)), x0, x1
+
+
+def split_words(reading: Reading, line: TextLine, left: float, right: float) -> list[LineWord]:
+    """The words of ``reading`` (of the crop spanning frame abscissas ``left``–``right`` of ``line``)."""
+    text = reading.text
+    tokens = [m.span() for m in re.finditer(r"\S+", text)]
+    if not tokens:
+        return []
+    box = line.box
+    positions = reading.positions if len(reading.positions) == len(text) else [(i + 0.5) / len(text) for i in range(len(text))]
+    x = [left + p * (right - left) for p in positions]
+    steps = [b - a for (a, b) in zip(x, x[1:])]
+    pitch = float(np.median(steps)) if steps else 0.5 * (box.y1 - box.y0)
+    firsts, lasts = [x[a] for a, _ in tokens], [x[b - 1] for _, b in tokens]
+
+    members: list[list[int]] = [[] for _ in tokens]
+    for k, word in enumerate(line.word_boxes):
+        # every word whose characters the outline covers; else the nearest word within a character
+        distance = [max(first - word.x1, word.x0 - last, 0.0) for first, last in zip(firsts, lasts)]
+        covered = [t for t, d in enumerate(distance) if d == 0.0]
+        nearest = int(np.argmin(distance))
+        for t in covered or ([nearest] if distance[nearest] <= pitch else []):
+            members[t].append(k)
+
+    words = []
+    for t, (a, b) in enumerate(tokens):
+        outlines = [line.word_boxes[k] for k in members[t]]
+        low, high = firsts[t] - pitch / 2, lasts[t] + pitch / 2
+        x0 = min((w.x0 for w in outlines), default=low)
+        x1 = max((w.x1 for w in outlines), default=high)
+        if t > 0:
+            x0 = max(x0, (lasts[t - 1] + firsts[t]) / 2)
+        if t + 1 < len(tokens):
+            x1 = min(x1, (lasts[t] + firsts[t + 1]) / 2)
+        if x1 <= x0:
+            x0, x1 = low, high
+        y0 = min((w.y0 for w in outlines), default=box.y0)
+        y1 = max((w.y1 for w in outlines), default=box.y1)
+        confidences = reading.char_confidences[a:b]
+        words.append(LineWord(line.polygon(x0, y0, x1, y1), text[a:b], word_confidence(confidences), confidences))
+    return words
+
+
+def read_lines(recognizer: Recognizer, image: np.ndarray, lines: Sequence[TextLine], margin: float) -> list[LineWord]:
+    """Every word of ``lines`` of ``image``, line by line, each line left to right."""
+    crops = [line_crop(image, line, margin) for line in lines]
+    readings = recognizer.read([crop for crop, _, _ in crops])
+    return [word for line, (_, left, right), reading in zip(lines, crops, readings)
+            for word in split_words(reading, line, left, right)]
