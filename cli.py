@@ -446,8 +446,10 @@ def models(force: bool) -> None:
                    "[default: $OCR_BENCH_VENVS or ~/.cache/ocr-bench/venvs]")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Stop an engine that takes longer than this many seconds on one set.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="(engine, set) runs at once, each in its own process (at most cores / threads).")
 def bench(sets: tuple[str, ...], engines: str, limit: int | None, threads: int, out: Path, venvs: Path | None,
-          timeout: float | None) -> None:
+          timeout: float | None, jobs: int) -> None:
     """Compare OCR engines on DATASETs (folders with manifest.jsonl, or names of the shared eval sets).
 
     Each engine reads every image in its own process with the same threads, models
@@ -465,7 +467,8 @@ def bench(sets: tuple[str, ...], engines: str, limit: int | None, threads: int, 
     names = [name.strip() for name in engines.split(",") if name.strip()]
     if not names:
         raise click.BadParameter("name at least one engine", param_hint="--engines")
-    report = run_bench(sets, names, threads=threads, limit=limit, venvs=venvs, out=out, timeout=timeout, notify=_say)
+    report = run_bench(sets, names, threads=threads, limit=limit, venvs=venvs, out=out, timeout=timeout, jobs=jobs,
+                       notify=_say)
     click.echo(write(report, out, _say), nl=False)
 
 

@@ -40,6 +40,11 @@ def bounding_box(polygons: Sequence[Polygon]) -> tuple[float, float, float, floa
     return min(xs), min(ys), max(xs), max(ys)
 
 
+def share_row(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    """Whether boxes (x0, y0, x1, y1) overlap vertically by half the lower one's height."""
+    return min(a[3], b[3]) - max(a[1], b[1]) >= 0.5 * min(a[3] - a[1], b[3] - b[1])
+
+
 def enclosing_polygon(polygons: Sequence[Polygon]) -> Polygon:
     """The axis-aligned rectangle around ``polygons``."""
     return box_polygon(*bounding_box(polygons))
@@ -154,7 +159,18 @@ class Block:
 
     @property
     def text(self) -> str:
-        return "\n".join(line.text for line in self.lines)
+        """One text line per line, except that a line continuing the previous one's row to its
+        right (a table's next cell: a receipt's price after its item) follows it on the same text line."""
+        rows: list[str] = []
+        previous: tuple[float, float, float, float] | None = None
+        for line in self.lines:
+            box = bounding_box([line.polygon])
+            if previous is not None and box[0] >= previous[2] and share_row(previous, box):
+                rows[-1] += " " + line.text
+            else:
+                rows.append(line.text)
+            previous = box
+        return "\n".join(rows)
 
     def to_dict(self) -> dict[str, Any]:
         return {"polygon": _points(self.polygon), "lines": [ln.to_dict() for ln in self.lines]}

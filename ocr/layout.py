@@ -28,7 +28,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .document import Block, Line, Polygon, Word
+from .document import Block, Line, Polygon, Word, share_row
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,11 @@ class LayoutConfig:
     """A gap this much wider than a block's usual line spacing starts a new block."""
     height_ratio: float = 1.8
     """Largest ratio between the text heights of two lines of one block."""
+    table_width_ratio: float = 0.7
+    """Side-by-side blocks whose lines pair up row by row are one table (read row by row) when
+    the narrower is at most this share of the wider's width; columns of text are alike in width."""
+    table_rows: float = 0.7
+    """Smallest share of the narrower block's lines that must share a row with the other's."""
     max_skew_degrees: float = 20.0
     """Skew estimates beyond this are ignored (the page is treated as straight)."""
 
@@ -200,6 +205,46 @@ def _group_blocks(lines: Sequence[_Box], config: LayoutConfig) -> list[list[int]
     return blocks
 
 
+def _same_row(a: _Box, b: _Box) -> bool:
+    return share_row((a.x0, a.y0, a.x1, a.y1), (b.x0, b.y0, b.x1, b.y1))
+
+
+def _join_tables(blocks: list[list[int]], lines: Sequence[_Box], config: LayoutConfig) -> list[list[int]]:
+    """Merge side-by-side blocks whose lines pair up row by row (a receipt's items and prices,
+    a form's keys and values) into one block whose lines are read row by row."""
+    blocks = [list(b) for b in blocks]
+    merged = True
+    while merged:
+        merged = False
+        boxes = [_union(lines[j] for j in members) for members in blocks]
+        for a, b in ((a, b) for a in range(len(blocks)) for b in range(len(blocks))):
+            left, right = boxes[a], boxes[b]
+            if a == b or right.x0 < left.x1 or min(left.y1, right.y1) <= max(left.y0, right.y0):
+                continue
+            (narrow_box, narrow), (wide_box, wide) = sorted(((left, blocks[a]), (right, blocks[b])),
+                                                            key=lambda pair: pair[0].x1 - pair[0].x0)
+            if narrow_box.x1 - narrow_box.x0 > config.table_width_ratio * (wide_box.x1 - wide_box.x0):
+                continue
+            paired = sum(any(_same_row(lines[i], lines[j]) for j in wide) for i in narrow)
+            if paired >= 2 and paired >= config.table_rows * len(narrow):
+                blocks[a] = _row_order(blocks[a] + blocks[b], lines)
+                del blocks[b]
+                merged = True
+                break
+    return blocks
+
+
+def _row_order(members: list[int], lines: Sequence[_Box]) -> list[int]:
+    """Lines top to bottom by rows (lines sharing a row left to right)."""
+    rows: list[list[int]] = []
+    for i in sorted(members, key=lambda i: (lines[i].y0 + lines[i].y1) / 2):
+        if rows and _same_row(lines[rows[-1][0]], lines[i]):
+            rows[-1].append(i)
+        else:
+            rows.append([i])
+    return [i for row in rows for i in sorted(row, key=lambda i: lines[i].x0)]
+
+
 def _paragraphs(chain: list[int], lines: Sequence[_Box], config: LayoutConfig) -> list[list[int]]:
     """Split a chain of lines where the gap clearly exceeds its usual line spacing."""
     if len(chain) < 3:
@@ -315,7 +360,7 @@ def build_blocks(words: Sequence[Word], config: LayoutConfig = LayoutConfig()) -
         return ()
     frame, word_boxes, line_members = _frame_and_lines([w.polygon for w in words], config)
     line_boxes = [_union(word_boxes[i] for i in members) for members in line_members]
-    block_members = _group_blocks(line_boxes, config)
+    block_members = _join_tables(_group_blocks(line_boxes, config), line_boxes, config)
     block_boxes = [_union(line_boxes[j] for j in members) for members in block_members]
     blocks = []
     for b in _reading_order(block_boxes, list(range(len(block_members)))):

@@ -93,7 +93,7 @@ def test_bench_scores_tesseract_and_skips_a_missing_peer(tmp_path: Path, monkeyp
     out = tmp_path / "out"
     result = CliRunner().invoke(main, [
         "bench", str(tmp_path / "pages"), str(tmp_path / "crops"), "--engines", "tesseract,fakepeer,venvpeer",
-        "--out", str(out), "--venvs", str(tmp_path / "venvs"),
+        "--out", str(out), "--venvs", str(tmp_path / "venvs"), "--jobs", "2",
     ])
     assert result.exit_code == 0, result.output
     assert "skipping fakepeer: not installed: module no_such_module_for_bench not found" in result.stderr
@@ -101,7 +101,7 @@ def test_bench_scores_tesseract_and_skips_a_missing_peer(tmp_path: Path, monkeyp
 
     report = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert set(report["skipped"]) == {"fakepeer", "venvpeer"} and report["failures"] == []
-    assert report["settings"]["threads"] == 1
+    assert report["settings"]["threads"] == 1 and report["settings"]["jobs"] == 2
     assert report["settings"]["thread_variables"]["OMP_THREAD_LIMIT"] == "1"
     pages, crops = report["results"]
     assert (pages["engine"], pages["kind"], pages["images"], crops["kind"]) == ("tesseract", "pages", 2, "crops")

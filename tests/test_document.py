@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from rich_document import rich_document
 
-from ocr.document import SCHEMA_ID, Document
+from ocr.document import SCHEMA_ID, Block, Document, Line, Word, box_polygon
 from ocr.export import render, schema
 
 
@@ -108,3 +108,14 @@ def test_from_dict_refuses_other_contracts() -> None:
     data["schema"] = "something/1"
     with pytest.raises(ValueError, match="ocr.document/1"):
         Document.from_dict(data)
+
+
+def test_block_text_puts_the_cells_of_a_row_on_one_text_line() -> None:
+    def line(text: str, x0: float, y0: float) -> Line:
+        return Line.of([Word(text, box_polygon(x0, y0, x0 + 10 * len(text), y0 + 20), 0.9, "t")])
+
+    table = Block.of([line("Milk 1L", 0, 0), line("1.49", 200, 2), line("Bread", 0, 30), line("2.30", 200, 31)])
+    assert table.text == "Milk 1L 1.49\nBread 2.30"
+    # the next line of a paragraph starts back on the left: its own text line even where boxes overlap (skew)
+    skewed = Block.of([line("first line", 0, 0), line("second", 0, 12)])
+    assert skewed.text == "first line\nsecond"

@@ -83,7 +83,7 @@ def test_skew_is_estimated(skew: float) -> None:
     assert estimate_skew([w.polygon for w in words]) == pytest.approx(skew, abs=0.3)
 
 
-def test_wide_gaps_split_lines_like_table_cells() -> None:
+def test_wide_gaps_split_lines_like_table_cells_read_row_by_row() -> None:
     rng = random.Random(3)
     words = []
     for n, (item, price) in enumerate([("BREAD", "2.50"), ("MILK", "1.10"), ("EGGS", "3.20")]):
@@ -92,7 +92,7 @@ def test_wide_gaps_split_lines_like_table_cells() -> None:
         words.append(Word(price, box_polygon(300, y, 350, y + HEIGHT), 0.9, "t"))
     rng.shuffle(words)
     blocks = build_blocks(words)
-    assert as_texts(blocks) == [["BREAD", "MILK", "EGGS"], ["2.50", "1.10", "3.20"]]
+    assert as_texts(blocks) == [["BREAD", "2.50", "MILK", "1.10", "EGGS", "3.20"]]  # one table, its cells by rows
     joined = build_blocks(words, LayoutConfig(word_gap=10.0))
     assert as_texts(joined) == [["BREAD 2.50", "MILK 1.10", "EGGS 3.20"]]
 

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -248,33 +249,41 @@ def machine() -> dict[str, Any]:
 
 
 def run_bench(sets: Sequence[str], engines: Sequence[str], threads: int = 1, limit: int | None = None,
-              venvs: Path | None = None, out: Path | None = None, timeout: float | None = None,
+              venvs: Path | None = None, out: Path | None = None, timeout: float | None = None, jobs: int = 1,
               notify: Callable[[str], None] = lambda message: None) -> BenchReport:
-    """Benchmark ``engines`` on ``sets``; engines that cannot run here are skipped with a notice."""
-    if threads < 1:
-        raise UsageError(f"--threads must be at least 1, got {threads}")
+    """Benchmark ``engines`` on ``sets``, ``jobs`` (engine, set) processes at a time; engines
+    that cannot run here are skipped with a notice."""
+    if threads < 1 or jobs < 1:
+        raise UsageError(f"--threads and --jobs must be at least 1, got {threads} and {jobs}")
     venvs = venvs or default_venvs()
     bench_sets = [load_set(name, limit) for name in sets]
     report = BenchReport(
         settings={"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "sets": list(sets),
-                  "engines": list(engines), "threads": threads, "limit": limit,
+                  "engines": list(engines), "threads": threads, "jobs": jobs, "limit": limit,
                   "thread_variables": {name: str(threads) for name in THREAD_VARIABLES}},
         machine=machine(),
     )
     raw_dir = (out or Path(tempfile.mkdtemp(prefix="ocr-bench-"))) / "raw"
+    tasks = []
     for engine in engines:
         reason = unavailable(engine, venvs)
         if reason is not None:
             report.skipped[engine] = reason
             notify(f"bench: skipping {engine}: {reason}")
-            continue
-        for bench_set in bench_sets:
-            notify(f"bench: {engine} on {bench_set.name} ({len(bench_set.samples)} images, {threads} thread(s))")
-            run = run_engine(engine, bench_set, threads, venvs, raw_dir, timeout)
-            if run.error is not None:
-                report.failures.append({"engine": engine, "set": bench_set.name, "error": run.error})
-                notify(f"bench: {engine} on {bench_set.name} failed: {run.error}")
-                if not run.rows:
-                    continue
-            report.results.append(evaluate(engine, bench_set, run))
+        else:
+            tasks += [(engine, bench_set) for bench_set in bench_sets]
+
+    def task(engine: str, bench_set: BenchSet) -> EngineRun:
+        notify(f"bench: {engine} on {bench_set.name} ({len(bench_set.samples)} images, {threads} thread(s))")
+        return run_engine(engine, bench_set, threads, venvs, raw_dir, timeout)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:  # each task waits on its own runner process
+        runs = list(pool.map(lambda t: task(*t), tasks))
+    for (engine, bench_set), run in zip(tasks, runs):
+        if run.error is not None:
+            report.failures.append({"engine": engine, "set": bench_set.name, "error": run.error})
+            notify(f"bench: {engine} on {bench_set.name} failed: {run.error}")
+            if not run.rows:
+                continue
+        report.results.append(evaluate(engine, bench_set, run))
     return report

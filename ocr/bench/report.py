@@ -56,7 +56,8 @@ def markdown(report: BenchReport) -> str:
     settings, host = report.settings, report.machine
     limit = f"first {settings['limit']} images of each set" if settings["limit"] else "whole sets"
     notes = [f"{settings['date']}, {host['cpu']} ({host['cores']} cores), {host['os']}, Python {host['python']}; "
-             f"{settings['threads']} thread(s) per engine, each engine in its own process; {limit}."]
+             f"{settings['threads']} thread(s) per engine, each engine in its own process, "
+             f"{settings.get('jobs', 1)} at a time; {limit}."]
     versions: dict[str, dict[str, str]] = {}
     for r in report.results:
         versions.setdefault(r["engine"], {}).update(r["versions"])
