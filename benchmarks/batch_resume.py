@@ -1,6 +1,6 @@
 """Kill an ``ocr batch`` job with SIGKILL halfway, rerun it, and compare with an uninterrupted run.
 
-    python benchmarks/batch_resume.py [INPUT_FOLDER] [--workers N] [--formats json,text]
+    python benchmarks/batch_resume.py [INPUT_FOLDER] [--workers N] [--formats json,text] [--engine tesseract]
 
 Default input: ../shared/data/eval/funsd_test/images. Prints whether the resumed job's
 outputs equal the uninterrupted run's byte for byte, and, from the index, how many inputs
@@ -44,14 +44,16 @@ def main() -> None:
     parser.add_argument("inputs", nargs="?", type=Path, default=DEFAULT_INPUT)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--formats", default="json,text")
+    parser.add_argument("--engine", default="tesseract")
     args = parser.parse_args()
     total = len([p for p in args.inputs.rglob("*") if p.is_file()])
     work = Path(tempfile.mkdtemp(prefix="batch-resume-"))
-    command = ocr() + ["batch", str(args.inputs), "--format", args.formats, "--workers", str(args.workers)]
+    command = ocr() + ["batch", str(args.inputs), "--format", args.formats, "--workers", str(args.workers),
+                     "--engine", args.engine]
     try:
         started = time.monotonic()
         subprocess.run(command + ["--out", str(work / "reference")], check=True, capture_output=True)
-        print(f"uninterrupted run: {total} inputs in {time.monotonic() - started:.1f} s")
+        print(f"engine {args.engine}; uninterrupted run: {total} inputs in {time.monotonic() - started:.1f} s")
 
         out = work / "resumed"
         job = subprocess.Popen(command + ["--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -36,12 +36,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(workers: int, engine: str) -> tuple[subprocess.Popen[bytes], str]:
     script = Path(sys.executable).with_name("ocr")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
     port = free_port()
-    server = subprocess.Popen(command + ["serve", "--port", str(port), "--workers", str(workers), "--max-queue", "64",
-                                         "--timeout", "600"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(command + ["serve", "--port", str(port), "--workers", str(workers), "--engine", engine,
+                                         "--max-queue", "64", "--timeout", "600"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while True:
@@ -95,11 +95,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--requests", type=int, default=24, help="uploads per concurrency level")
     parser.add_argument("--rss-requests", type=int, default=500)
+    parser.add_argument("--engine", default="tesseract", help="engine of the service (default: tesseract, the "
+                        "fastest: the service's own costs show best)")
     args = parser.parse_args()
     pages = sorted(p for p in SAMPLES.iterdir() if p.suffix in MEDIA)
-    server, url = start_server(args.workers)
+    server, url = start_server(args.workers, args.engine)
     try:
-        print(f"ocr serve --workers {args.workers}; {os.cpu_count()} CPUs, load average "
+        print(f"ocr serve --workers {args.workers} --engine {args.engine}; {os.cpu_count()} CPUs, load average "
               f"{os.getloadavg()[0]:.1f} at start; {args.requests} uploads per level of "
               f"{', '.join(p.name for p in pages)}\n")
         print("| concurrent clients | p50 latency | p95 latency | pages/s |")
