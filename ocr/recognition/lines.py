@@ -56,10 +56,11 @@ def split_words(reading: Reading, line: TextLine, left: float, right: float) -> 
     if not tokens:
         return []
     box = line.box
-    positions = reading.positions if len(reading.positions) == len(text) else [(i + 0.5) / len(text) for i in range(len(text))]
+    positions = reading.positions
+    if len(positions) != len(text):  # no positions given: spread the characters evenly
+        positions = tuple((i + 0.5) / len(text) for i in range(len(text)))
     x = [left + p * (right - left) for p in positions]
-    steps = [b - a for (a, b) in zip(x, x[1:])]
-    pitch = float(np.median(steps)) if steps else 0.5 * (box.y1 - box.y0)
+    pitch = float(np.median(np.diff(x))) if len(x) > 1 else 0.5 * (box.y1 - box.y0)
     firsts, lasts = [x[a] for a, _ in tokens], [x[b - 1] for _, b in tokens]
 
     members: list[list[int]] = [[] for _ in tokens]

@@ -45,8 +45,8 @@ class Reading:
     confidence: float
     char_confidences: tuple[float, ...]
     positions: tuple[float, ...] = ()
-    """Each character's centre as a fraction of the crop's width (CTC: where the model read
-    it; attention: spread evenly, the decoder does not say)."""
+    """Each character's centre as a fraction of the crop's width, where a CTC model read it
+    (empty for attention models: their decoder does not say)."""
 
 
 def word_confidence(char_confidences: Sequence[float]) -> float:
@@ -262,8 +262,7 @@ class Recognizer:
             if self.attention:
                 text, confs = merge_windows([(text, confs) for text, confs, _, _ in parts], ranges)
                 ends = tuple(end for _, _, end, _ in parts)
-                positions = tuple((i + 0.5) / len(text) for i in range(len(text)))
-                readings.append(Reading(text, word_confidence(confs + ends), confs, positions))
+                readings.append(Reading(text, word_confidence(confs + ends), confs))
             else:
                 text, confs, _, positions = parts[0]
                 readings.append(Reading(text, word_confidence(confs), confs, positions))
