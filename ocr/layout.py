@@ -11,7 +11,10 @@ skewed scans behave like straight ones. In that frame:
    vertically and are each other's unique nearest neighbour (so a full-width title
    does not glue two columns together); a chain is then cut where a gap is clearly
    wider than its usual line spacing (paragraphs).
-3. **Reading order** of blocks follows a recursive XY-cut: columns (vertical white
+3. **Tables**: two side-by-side blocks whose lines pair up row by row, one of them much
+   narrower (a receipt's items and prices, a form's keys and values; two columns of text
+   are alike in width), become one block whose lines are read row by row.
+4. **Reading order** of blocks follows a recursive XY-cut: columns (vertical white
    gaps) left to right, and within a column, slabs (horizontal gaps) top to bottom;
    consecutive slabs that share a column gutter are cut into columns together, so
    two-column text is read column by column even where its paragraphs line up.
