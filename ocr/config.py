@@ -41,7 +41,7 @@ class PipelineConfig:
     ``detector``: a key of :data:`ocr.detection.DETECTOR_MODELS`; ``recognizer``: a model
     name in the weights folder (``<name>.onnx`` + ``.json``) or an ``.onnx`` path.
     ``fallback_threshold``: words the recognizer reads with less confidence are re-read by
-    Tesseract (0.9: chosen by ``ocr eval calibrate``, see docs/hybrid.md); ``cloud_threshold``:
+    Tesseract (0.8: chosen by ``ocr eval calibrate``, see docs/hybrid.md); ``cloud_threshold``:
     words whose best reading is still under it go to the cloud engine (when credentials
     exist; not calibrated: no cloud access where it was built). ``fallback_timeout``: seconds one fallback call
     may take before its answer is ignored. ``threads``: onnxruntime intra-op threads (0: auto).
@@ -57,7 +57,7 @@ class PipelineConfig:
     low_text: float = 0.4
     canvas_size: int = 1280
     crop_margin: float = 0.1
-    fallback_threshold: float = 0.9
+    fallback_threshold: float = 0.8
     cloud_threshold: float = 0.3
     fallback_timeout: float = 10.0
     threads: int = 0
