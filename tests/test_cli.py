@@ -198,9 +198,11 @@ def test_an_unexpected_error_is_one_line_exit_1(monkeypatch: pytest.MonkeyPatch)
 # --- good inputs -------------------------------------------------------------------
 
 
-def test_scan_prints_the_text_of_the_clean_page() -> None:
-    result = run("scan", "samples/clean_page.png", "-e", "tesseract")
-    assert result.returncode == EXIT_OK and result.stderr == b""
+@pytest.mark.parametrize("engine", [[], ["-e", "tesseract"]], ids=["default", "tesseract"])
+def test_scan_prints_the_text_of_the_clean_page(engine: list[str]) -> None:
+    """The README's demo (the default engine, hybrid) and the fast Tesseract reading."""
+    result = run("scan", "samples/clean_page.png", *engine)
+    assert result.returncode == EXIT_OK, result.stderr
     assert cer(result.stdout.decode(), truth("clean_page.png")) <= 0.02
 
 
