@@ -25,6 +25,7 @@ Line and block outlines are rectangles in the deskewed frame, rotated back onto 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -216,24 +217,23 @@ def _join_tables(blocks: list[list[int]], lines: Sequence[_Box], config: LayoutC
     """Merge side-by-side blocks whose lines pair up row by row (a receipt's items and prices,
     a form's keys and values) into one block whose lines are read row by row."""
     blocks = [list(b) for b in blocks]
-    merged = True
-    while merged:
-        merged = False
-        boxes = [_union(lines[j] for j in members) for members in blocks]
-        for a, b in ((a, b) for a in range(len(blocks)) for b in range(len(blocks))):
-            left, right = boxes[a], boxes[b]
-            if a == b or right.x0 < left.x1 or min(left.y1, right.y1) <= max(left.y0, right.y0):
-                continue
-            (narrow_box, narrow), (wide_box, wide) = sorted(((left, blocks[a]), (right, blocks[b])),
-                                                            key=lambda pair: pair[0].x1 - pair[0].x0)
-            if narrow_box.x1 - narrow_box.x0 > config.table_width_ratio * (wide_box.x1 - wide_box.x0):
-                continue
-            paired = sum(any(_same_row(lines[i], lines[j]) for j in wide) for i in narrow)
-            if paired >= 2 and paired >= config.table_rows * len(narrow):
-                blocks[a] = _row_order(blocks[a] + blocks[b], lines)
-                del blocks[b]
-                merged = True
-                break
+
+    def table(a: int, b: int) -> bool:
+        """Whether block ``b``, right of block ``a`` on the same rows, makes a table with it."""
+        left, right = (_union(lines[j] for j in blocks[k]) for k in (a, b))
+        if right.x0 < left.x1 or not min(left.y1, right.y1) > max(left.y0, right.y0):
+            return False
+        (narrow_box, narrow), (wide_box, wide) = sorted(((left, blocks[a]), (right, blocks[b])),
+                                                        key=lambda pair: pair[0].x1 - pair[0].x0)
+        if narrow_box.x1 - narrow_box.x0 > config.table_width_ratio * (wide_box.x1 - wide_box.x0):
+            return False
+        paired = sum(any(_same_row(lines[i], lines[j]) for j in wide) for i in narrow)
+        return paired >= 2 and paired >= config.table_rows * len(narrow)
+
+    while (pair := next((p for p in itertools.permutations(range(len(blocks)), 2) if table(*p)), None)) is not None:
+        a, b = pair
+        blocks[a] = _row_order(blocks[a] + blocks[b], lines)
+        del blocks[b]
     return blocks
 
 

@@ -57,10 +57,13 @@ class PageScore:
         return asdict(self)
 
 
-def e2e_counts(page: Page, truths: Sequence[datasets.Region]) -> Counts:
-    """End-to-end word counts of one page (:func:`ocr.eval.detection.match_end_to_end`)."""
-    return match_end_to_end([(w.polygon, w.text) for w in page.words], [(t.box, t.text) for t in truths],
-                            [t.ignore for t in truths])
+def e2e_f1(pages: Sequence[tuple[Page, datasets.Sample]]) -> float | None:
+    """End-to-end word F1 over ``(page read, its sample)`` pairs (:func:`ocr.eval.detection.match_end_to_end`);
+    ``None`` when the set has no word boxes."""
+    if not any(sample.words for _, sample in pages):
+        return None
+    return sum((match_end_to_end([(w.polygon, w.text) for w in page.words], [(t.box, t.text) for t in sample.words],
+                                 [t.ignore for t in sample.words]) for page, sample in pages), Counts()).hmean
 
 
 def _load(sample: datasets.Sample) -> np.ndarray:
@@ -71,13 +74,9 @@ def _load(sample: datasets.Sample) -> np.ndarray:
 def _score(set_name: str, engine: str, pages: list[tuple[Page, datasets.Sample, float]],
            fallback_rate: float | None) -> PageScore:
     bags = sum((bag_counts(page.text, sample.text) for page, sample, _ in pages), BagCounts())
-    has_words = any(sample.words for _, sample, _ in pages)
-    e2e = None
-    if has_words:
-        e2e = sum((e2e_counts(page, sample.words) for page, sample, _ in pages), Counts()).hmean
     return PageScore(
         set=set_name, engine=engine, pages=len(pages), bow_f1=bags.f1, bow_precision=bags.precision,
-        bow_recall=bags.recall, e2e_f1=e2e,
+        bow_recall=bags.recall, e2e_f1=e2e_f1([(page, sample) for page, sample, _ in pages]),
         cer=set_cer((page.text, sample.text) for page, sample, _ in pages),
         fallback_rate=fallback_rate, seconds_per_page=statistics.median(t for _, _, t in pages),
     )
@@ -196,9 +195,7 @@ def calibrate(set_name: str, pages: Sequence[PageReadings], thresholds: Sequence
     for threshold in thresholds:
         read, total, sent, won = replay(pages, threshold)
         bags = sum((bag_counts(page.text, p.sample.text) for page, p in zip(read, pages)), BagCounts())
-        e2e = None
-        if any(p.sample.words for p in pages):
-            e2e = sum((e2e_counts(page, p.sample.words) for page, p in zip(read, pages)), Counts()).hmean
+        e2e = e2e_f1([(page, p.sample) for page, p in zip(read, pages)])
         rows.append(CalibrationRow(Path(set_name).name, threshold, bags.f1, e2e, sent / max(total, 1),
                                    won / max(total, 1)))
     return rows
