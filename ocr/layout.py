@@ -230,7 +230,10 @@ def _join_tables(blocks: list[list[int]], lines: Sequence[_Box], config: LayoutC
         paired = sum(any(_same_row(lines[i], lines[j]) for j in wide) for i in narrow)
         return paired >= 2 and paired >= config.table_rows * len(narrow)
 
-    while (pair := next((p for p in itertools.permutations(range(len(blocks)), 2) if table(*p)), None)) is not None:
+    def next_table() -> tuple[int, int] | None:
+        return next((pair for pair in itertools.permutations(range(len(blocks)), 2) if table(*pair)), None)
+
+    while (pair := next_table()) is not None:
         a, b = pair
         blocks[a] = _row_order(blocks[a] + blocks[b], lines)
         del blocks[b]
