@@ -450,7 +450,8 @@ def models(force: bool) -> None:
               help="(engine, set) runs at once, each in its own process (at most cores / threads).")
 def bench(sets: tuple[str, ...], engines: str, limit: int | None, threads: int, out: Path, venvs: Path | None,
           timeout: float | None, jobs: int) -> None:
-    """Compare OCR engines on DATASETs (folders with manifest.jsonl, or names of the shared eval sets).
+    """Compare OCR engines on DATASETs (folders with manifest.jsonl, or names of the shared eval sets;
+    SET:N reads only the first N images of SET).
 
     Each engine reads every image in its own process with the same threads, models
     loaded once and a warm-up read untimed. Engines that are not installed are skipped
@@ -459,7 +460,7 @@ def bench(sets: tuple[str, ...], engines: str, limit: int | None, threads: int, 
 
     \b
     Example:
-      ocr bench tesseract_testing funsd_test sroie_eval iiit5k_test icdar2015_test --limit 20
+      ocr bench tesseract_testing funsd_test sroie_eval iiit5k_test icdar2015_test:100 --jobs 2
     """
     from ocr.bench.harness import run_bench
     from ocr.bench.report import write

@@ -45,6 +45,19 @@ def test_end_to_end_needs_box_and_text() -> None:
     assert (ignored.matched, ignored.truths, ignored.detections, ignored.hmean) == (1, 1, 1, 1.0)
 
 
+def test_pages_without_boxes_are_left_out_of_the_box_metrics() -> None:
+    from ocr.datasets import Region as Truth, Sample
+
+    box = box_polygon(10, 10, 110, 40)
+    boxed = Sample(Path("a.png"), "Total", words=(Truth("Total", tuple(map(tuple, box))),))
+    bare = Sample(Path("b.png"), "Paid in full")  # text only, as most of tesseract_testing
+    found = adapters.Reading("Total", [adapters.Region("Total", box, 0.9, "neural")])
+    other = adapters.Reading("Paid in full", [adapters.Region("Paid", box_polygon(0, 0, 50, 20), 0.9, "neural")])
+    scores = harness.score_pages(harness.BenchSet("mixed", Path("."), "pages", (boxed, bare), 2), [found, other])
+    assert (scores["det_precision"], scores["det_recall"], scores["e2e_f1"], scores["bow_f1"]) == (1.0, 1.0, 1.0, 1.0)
+    assert scores["det_pages"] == 1
+
+
 def _page_set(folder: Path) -> None:
     """Two rendered pages with word and line boxes, in the shared manifest format."""
     font = ImageFont.truetype(FONT, 36)
@@ -92,7 +105,7 @@ def test_bench_scores_tesseract_and_skips_a_missing_peer(tmp_path: Path, monkeyp
     monkeypatch.setitem(adapters.PEERS, "venvpeer", adapters.Peer("venvpeer", "venvpeer", "venvpeer", "nothing"))
     out = tmp_path / "out"
     result = CliRunner().invoke(main, [
-        "bench", str(tmp_path / "pages"), str(tmp_path / "crops"), "--engines", "tesseract,fakepeer,venvpeer",
+        "bench", str(tmp_path / "pages"), f"{tmp_path / 'crops'}:1", "--engines", "tesseract,fakepeer,venvpeer",
         "--out", str(out), "--venvs", str(tmp_path / "venvs"), "--jobs", "2",
     ])
     assert result.exit_code == 0, result.output
@@ -104,7 +117,8 @@ def test_bench_scores_tesseract_and_skips_a_missing_peer(tmp_path: Path, monkeyp
     assert report["settings"]["threads"] == 1 and report["settings"]["jobs"] == 2
     assert report["settings"]["thread_variables"]["OMP_THREAD_LIMIT"] == "1"
     pages, crops = report["results"]
-    assert (pages["engine"], pages["kind"], pages["images"], crops["kind"]) == ("tesseract", "pages", 2, "crops")
+    assert (pages["engine"], pages["kind"], pages["images"], crops["kind"], crops["images"]) == (
+        "tesseract", "pages", 2, "crops", 1)
     assert pages["bow_f1"] > 0.9 and pages["cer"] < 0.1 and pages["wer"] < 0.2
     assert pages["det_level"] == "words" and pages["det_hmean"] > 0.8 and pages["e2e_f1"] > 0.8
     assert crops["acc_alnum"] == 1.0 and crops["acc"] == 0.0  # read as printed, scored against upper case
@@ -116,7 +130,8 @@ def test_bench_scores_tesseract_and_skips_a_missing_peer(tmp_path: Path, monkeyp
 
     table = (out / "results.md").read_text(encoding="utf-8")
     assert table in result.stdout
-    assert "| pages | tesseract | 2 |" in table and "| crops | tesseract | 2 | 100.0 | 0.0 |" in table
+    assert "| pages | tesseract | 2 |" in table and "| crops | tesseract | 1 | 100.0 | 0.0 |" in table
+    assert "images read: crops its first 1 of 2; the other sets whole" in table
     assert "fakepeer skipped: not installed" in table
     with Image.open(out / "accuracy_vs_speed.png") as plot:
         assert plot.width > 300

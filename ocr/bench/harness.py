@@ -10,7 +10,7 @@ A set is a page set when its manifest has word or line boxes or multi-line texts
 Page sets: CER and WER (order-sensitive, case-sensitive, whitespace collapsed, summed
 over the set), bag-of-words F1 (order-free, case- and punctuation-free), detection
 P/R/H-mean at IoU ≥ 0.5 on word boxes (else line boxes) and end-to-end F1 (box and text)
-on word boxes. Crop sets: the metrics of :mod:`ocr.eval.recognition`. Every engine:
+on word boxes, over the pages that have boxes. Crop sets: the metrics of :mod:`ocr.eval.recognition`. Every engine:
 median wall-clock and CPU seconds per image (CPU time is the fairer one on a busy
 machine: with one thread it is what an idle core would take) and peak RSS; engines whose words carry several ``source``
 values (``hybrid``): the share of words from each.
@@ -54,18 +54,26 @@ class BenchSet:
     folder: Path
     kind: str  # "pages" or "crops"
     samples: tuple[datasets.Sample, ...]
+    total: int  # images in the set's manifest, read or not
 
     @property
     def mode(self) -> str:
         return "page" if self.kind == "pages" else "line"
 
 
-def load_set(name: str, limit: int | None) -> BenchSet:
-    """The set ``name`` (a folder or a name under the shared data), its first ``limit`` images."""
-    folder = datasets.resolve(name)
+def load_set(spec: str, limit: int | None) -> BenchSet:
+    """The set named by ``spec``: a folder or a name under the shared data, its first ``limit``
+    images, or ``SET:N`` for the first N images of that one set."""
+    name, _, count = spec.rpartition(":")
+    if name and count.isdigit() and not Path(spec).exists():
+        if int(count) < 1:
+            raise UsageError(f"{spec}: the number of images after ':' must be at least 1")
+        spec, limit = name, int(count)
+    folder = datasets.resolve(spec)
     samples = tuple(datasets.iter_samples(folder, limit))
+    total = sum(1 for _ in datasets.iter_samples(folder))
     is_pages = any(s.words or s.lines or "\n" in s.text.strip() for s in samples)
-    return BenchSet(folder.name, folder, "pages" if is_pages else "crops", samples)
+    return BenchSet(folder.name, folder, "pages" if is_pages else "crops", samples, total)
 
 
 def interpreter(engine: str, venvs: Path) -> Path:
@@ -153,11 +161,14 @@ def score_pages(bench_set: BenchSet, reads: Sequence[Reading]) -> dict[str, Any]
     det, e2e = Counts(), Counts()
     has_words = any(s.words for s in bench_set.samples)
     has_lines = any(s.lines for s in bench_set.samples)
-    for sample, read in zip(bench_set.samples, reads):
+    boxed = [bool(s.words) if has_words else bool(s.lines) for s in bench_set.samples]
+    for sample, read, scored in zip(bench_set.samples, reads, boxed):
         truth = collapse_spaces(sample.text)
         words += len(truth.split())
         word_errors += word_edit_distance(collapse_spaces(read.text), truth)
         bag += bag_counts(read.text, sample.text)
+        if not scored:  # a page without boxes is left out of the box metrics
+            continue
         if has_words:
             ignore = [w.ignore for w in sample.words]
             det += match([w.polygon for w in read.words], [w.box for w in sample.words], ignore)
@@ -172,8 +183,8 @@ def score_pages(bench_set: BenchSet, reads: Sequence[Reading]) -> dict[str, Any]
         "bow_precision": bag.precision, "bow_recall": bag.recall, "bow_f1": bag.f1,
     }
     if has_words or has_lines:
-        scores.update(det_level="words" if has_words else "lines", det_precision=det.precision,
-                      det_recall=det.recall, det_hmean=det.hmean)
+        scores.update(det_level="words" if has_words else "lines", det_pages=sum(boxed),
+                      det_precision=det.precision, det_recall=det.recall, det_hmean=det.hmean)
     if has_words:
         scores.update(e2e_precision=e2e.precision, e2e_recall=e2e.recall, e2e_f1=e2e.hmean)
     return scores
@@ -260,6 +271,7 @@ def run_bench(sets: Sequence[str], engines: Sequence[str], threads: int = 1, lim
     report = BenchReport(
         settings={"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "sets": list(sets),
                   "engines": list(engines), "threads": threads, "jobs": jobs, "limit": limit,
+                  "images": {s.name: [len(s.samples), s.total] for s in bench_sets},
                   "thread_variables": {name: str(threads) for name in THREAD_VARIABLES}},
         machine=machine(),
     )

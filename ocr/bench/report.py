@@ -39,7 +39,8 @@ def markdown(report: BenchReport) -> str:
         for r in pages:
             det = "–"
             if "det_hmean" in r:
-                det = f"{_pct(r['det_precision'])} / {_pct(r['det_recall'])} / {_pct(r['det_hmean'])} ({r['det_level']})"
+                scope = r["det_level"] + (f", {r['det_pages']} pages" if r["det_pages"] < r["images"] else "")
+                det = f"{_pct(r['det_precision'])} / {_pct(r['det_recall'])} / {_pct(r['det_hmean'])} ({scope})"
             rows.append(f"| {r['set']} | {r['engine']}{_sources(r)} | {r['images']} | {_pct(r['bow_f1'])} | "
                         f"{_pct(r['cer'])} | {_pct(r['wer'])} | {det} | {_pct(r.get('e2e_f1'))} | "
                         f"{_seconds(r['median_s_per_image'])} | {_seconds(r['median_cpu_s_per_image'])} | "
@@ -54,7 +55,10 @@ def markdown(report: BenchReport) -> str:
                         f"{_seconds(r['median_cpu_s_per_image'])} | {_mb(r['peak_rss_mb'])} |")
         parts.append("\n".join(rows))
     settings, host = report.settings, report.machine
-    limit = f"first {settings['limit']} images of each set" if settings["limit"] else "whole sets"
+    images = settings["images"]
+    cut = [f"{name} its first {read} of {total}" for name, (read, total) in images.items() if read < total]
+    limit = "whole sets" if not cut else "images read: " + ", ".join(cut) + (
+        "; the other sets whole" if len(cut) < len(images) else "")
     notes = [f"{settings['date']}, {host['cpu']} ({host['cores']} cores), {host['os']}, Python {host['python']}; "
              f"{settings['threads']} thread(s) per engine, each engine in its own process, "
              f"{settings.get('jobs', 1)} at a time; {limit}."]
