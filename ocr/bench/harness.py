@@ -10,8 +10,8 @@ A set is a page set when its manifest has word or line boxes or multi-line texts
 Page sets: CER and WER (order-sensitive, case-sensitive, whitespace collapsed, summed
 over the set), bag-of-words F1 (order-free, case- and punctuation-free), detection
 P/R/H-mean at IoU ≥ 0.5 on word boxes (else line boxes) and end-to-end F1 (box and text)
-on word boxes, over the pages that have boxes. Crop sets: the metrics of :mod:`ocr.eval.recognition`. Every engine:
-median wall-clock and CPU seconds per image (CPU time is the fairer one on a busy
+on word boxes, both over the pages that have boxes. Crop sets: the metrics of
+:mod:`ocr.eval.recognition`. Every engine: median wall-clock and CPU seconds per image (CPU time is the fairer one on a busy
 machine: with one thread it is what an idle core would take) and peak RSS; engines whose words carry several ``source``
 values (``hybrid``): the share of words from each.
 """
