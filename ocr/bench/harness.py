@@ -70,10 +70,10 @@ def load_set(spec: str, limit: int | None) -> BenchSet:
             raise UsageError(f"{spec}: the number of images after ':' must be at least 1")
         spec, limit = name, int(count)
     folder = datasets.resolve(spec)
-    samples = tuple(datasets.iter_samples(folder, limit))
-    total = sum(1 for _ in datasets.iter_samples(folder))
+    every = tuple(datasets.iter_samples(folder))
+    samples = every[:limit]
     is_pages = any(s.words or s.lines or "\n" in s.text.strip() for s in samples)
-    return BenchSet(folder.name, folder, "pages" if is_pages else "crops", samples, total)
+    return BenchSet(folder.name, folder, "pages" if is_pages else "crops", samples, len(every))
 
 
 def interpreter(engine: str, venvs: Path) -> Path:
