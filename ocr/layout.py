@@ -6,18 +6,22 @@ skewed scans behave like straight ones. In that frame:
 
 1. **Lines** chain words left to right while they overlap vertically and the gap to
    the previous word stays below ``word_gap`` × the text height (a wider gap — a
-   table column, a form field — starts a new line).
+   table column, a form field — starts a new line) and is not a column gutter (a gap
+   that stays empty over several lines, lined up with other lines' ends and starts).
 2. **Blocks** chain lines top to bottom when they overlap horizontally, are close
    vertically and are each other's unique nearest neighbour (so a full-width title
    does not glue two columns together); a chain is then cut where a gap is clearly
    wider than its usual line spacing (paragraphs).
 3. **Tables**: two side-by-side blocks whose lines pair up row by row, one of them much
    narrower (a receipt's items and prices, a form's keys and values; two columns of text
-   are alike in width), become one block whose lines are read row by row.
+   are alike in width) and no column of text between them, become one block whose lines
+   are read row by row.
 4. **Reading order** of blocks follows a recursive XY-cut: columns (vertical white
    gaps) left to right, and within a column, slabs (horizontal gaps) top to bottom;
    consecutive slabs that share a column gutter are cut into columns together, so
-   two-column text is read column by column even where its paragraphs line up.
+   two-column text is read column by column even where its paragraphs line up. A region
+   no gap splits (text flowing around a picture, a caption across a gutter) is ordered
+   topologically, as Breuel proposed: above before below, left before right.
 
 Line and block outlines are rectangles in the deskewed frame, rotated back onto the page.
 """
@@ -43,6 +47,10 @@ class LayoutConfig:
     """Largest horizontal gap between two words of one line."""
     line_overlap: float = 0.5
     """Smallest vertical overlap (share of the larger height) for two words to share a line."""
+    gutter_run: float = 4.0
+    """A gap between two words is a column gutter, never bridged by a line, when no word crosses it
+    over at least this height (several lines above or below leave it empty) and other lines end
+    where the left-hand word ends and start where the right-hand word starts."""
     line_gap: float = 1.0
     """Largest vertical gap between two lines of one block."""
     paragraph_gap: float = 0.35
@@ -146,9 +154,35 @@ class _Frame:
         return tuple((x * self.cos - y * self.sin, x * self.sin + y * self.cos) for x, y in corners)
 
 
+def _gutter(words: np.ndarray, left: np.ndarray, right: np.ndarray, config: LayoutConfig) -> bool:
+    """Whether the gap between the word boxes ``left`` and ``right`` (rows of ``words``: x0, y0,
+    x1, y1) is part of a column gutter: wider than a word space, empty over ``gutter_run`` text
+    heights, with three or more other lines ending where ``left`` ends and starting where ``right``
+    starts (justified columns; a form's ragged keys do not line up)."""
+    top, bottom = min(left[1], right[1]), max(left[3], right[3])
+    height, gap = bottom - top, right[0] - left[2]
+    if gap < 0.4 * height:
+        return False
+    margin = min(0.25 * gap, 0.15 * height)  # justified lines end a few pixels apart
+    start, end = left[2] + margin, right[0] - margin
+    x0, y0, x1, y1 = words.T
+    crossing = (x0 < end) & (x1 > start)
+    ceiling = y1[crossing & (y1 <= top)].max(initial=-math.inf)
+    floor = y0[crossing & (y0 >= bottom)].min(initial=math.inf)
+    if floor - ceiling < config.gutter_run * height:
+        return False
+    centre = (y0 + y1) / 2
+    other_rows = (centre > ceiling) & (centre < floor) & ((centre < top) | (centre > bottom))
+    near = 0.3 * height
+    starts = int((other_rows & (np.abs(x0 - right[0]) <= near)).sum())
+    ends = int((other_rows & (np.abs(x1 - left[2]) <= near)).sum())
+    return starts >= 3 and ends >= 3
+
+
 def _group_lines(boxes: Sequence[_Box], config: LayoutConfig) -> list[list[int]]:
-    """Indices of words chained into lines, each left to right."""
+    """Indices of words chained into lines, each left to right; no line crosses a column gutter."""
     lines: list[list[int]] = []
+    every = np.array([(b.x0, b.y0, b.x1, b.y1) for b in boxes]).reshape(-1, 4)
     ends = np.empty((len(boxes), 4))  # x0, y0, x1, y1 of the last word of each line
     for index in sorted(range(len(boxes)), key=lambda i: (boxes[i].x0, boxes[i].y0)):
         word = boxes[index]
@@ -157,6 +191,8 @@ def _group_lines(boxes: Sequence[_Box], config: LayoutConfig) -> list[list[int]]
         height = np.maximum(y1 - y0, word.height)
         score = overlap / np.maximum(height, 1e-6)  # of the taller: a blob spanning two rows joins neither
         fits = (score >= config.line_overlap) & (word.x0 >= x0) & (word.x0 - x1 <= config.word_gap * height)
+        for candidate in np.flatnonzero(fits):
+            fits[candidate] = not _gutter(every, ends[candidate], every[index], config)
         if fits.any():
             best = int(np.argmax(np.where(fits, score, -1.0)))
             lines[best].append(index)
@@ -213,6 +249,14 @@ def _same_row(a: _Box, b: _Box) -> bool:
     return share_row((a.x0, a.y0, a.x1, a.y1), (b.x0, b.y0, b.x1, b.y1))
 
 
+def _column_between(left: _Box, right: _Box, other: _Box) -> bool:
+    """Whether ``other`` stands between ``left`` and ``right`` over most of the rows they share
+    (a column of text between them: they are columns of a page, not one table)."""
+    top, bottom = max(left.y0, right.y0), min(left.y1, right.y1)
+    shared = min(bottom, other.y1) - max(top, other.y0)
+    return other.x0 < right.x0 and other.x1 > left.x1 and shared >= 0.5 * (bottom - top)
+
+
 def _join_tables(blocks: list[list[int]], lines: Sequence[_Box], config: LayoutConfig) -> list[list[int]]:
     """Merge side-by-side blocks whose lines pair up row by row (a receipt's items and prices,
     a form's keys and values) into one block whose lines are read row by row."""
@@ -222,6 +266,9 @@ def _join_tables(blocks: list[list[int]], lines: Sequence[_Box], config: LayoutC
         """Whether block ``b``, right of block ``a`` on the same rows, makes a table with it."""
         left, right = (_union(lines[j] for j in blocks[k]) for k in (a, b))
         if right.x0 < left.x1 or not min(left.y1, right.y1) > max(left.y0, right.y0):
+            return False
+        if any(_column_between(left, right, _union(lines[j] for j in blocks[k]))
+               for k in range(len(blocks)) if k not in (a, b)):
             return False
         (narrow_box, narrow), (wide_box, wide) = sorted(((left, blocks[a]), (right, blocks[b])),
                                                         key=lambda pair: pair[0].x1 - pair[0].x0)
@@ -295,7 +342,7 @@ def _reading_order(boxes: Sequence[_Box], items: list[int]) -> list[int]:
         return [i for part in _split(items, centre_x, column_cuts) for i in _reading_order(boxes, part)]
     slab_cuts = _gaps([(boxes[i].y0, boxes[i].y1) for i in items])
     if not slab_cuts:
-        return sorted(items, key=lambda i: (boxes[i].y0, boxes[i].x0))
+        return _topological_order(boxes, items)
     centre_y = {i: (boxes[i].y0 + boxes[i].y1) / 2 for i in items}
     groups: list[list[int]] = []
     for slab in _split(items, centre_y, slab_cuts):
@@ -304,6 +351,34 @@ def _reading_order(boxes: Sequence[_Box], items: list[int]) -> list[int]:
         else:
             groups.append(slab)
     return [i for group in groups for i in _reading_order(boxes, group)]
+
+
+def _topological_order(boxes: Sequence[_Box], items: list[int]) -> list[int]:
+    """Breuel's reading order, for regions XY-cut cannot split: ``a`` precedes ``b`` when they
+    overlap horizontally and ``a`` is higher, or when ``a`` is wholly left of ``b`` and no block
+    lying vertically between them spans both. Ties (and cycles) go to the topmost block."""
+    x0, y0, x1, y1 = np.array([(boxes[i].x0, boxes[i].y0, boxes[i].x1, boxes[i].y1) for i in items]).T
+    centre = (y0 + y1) / 2
+    overlap = np.minimum.outer(x1, x1) > np.maximum.outer(x0, x0)
+    before = overlap & (centre[:, None] < centre[None, :])
+    for a in range(len(items)):
+        right = np.flatnonzero(~overlap[a] & (x1[a] <= x0))
+        low, high = np.minimum(centre[a], centre[right]), np.maximum(centre[a], centre[right])
+        spans = (x0 < x1[a])[None, :] & (x1[None, :] > x0[right, None])
+        between = (centre[None, :] > low[:, None]) & (centre[None, :] < high[:, None])
+        before[a, right] = ~(spans & between).any(axis=1)
+    waiting = before.sum(axis=0)
+    placed = np.zeros(len(items), dtype=bool)
+    order = []
+    for _ in items:
+        ready = np.flatnonzero(~placed & (waiting == 0))
+        if not len(ready):
+            ready = np.flatnonzero(~placed)
+        first = min(ready, key=lambda k: (y0[k], x0[k]))
+        order.append(items[first])
+        placed[first] = True
+        waiting -= before[first]
+    return order
 
 
 @dataclass(frozen=True)
@@ -379,3 +454,4 @@ def build_blocks(words: Sequence[Word], config: LayoutConfig = LayoutConfig()) -
 
 def _union(boxes: Iterable[_Box]) -> _Box:
     return functools.reduce(_Box.union, boxes)
+

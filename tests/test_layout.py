@@ -77,6 +77,55 @@ def test_two_columns_read_column_by_column(skew: float, seed: int) -> None:
     assert as_texts(build_blocks(words)) == expected_texts(page)
 
 
+def justified(tag: str, x0: float, x1: float, top: float, lines: int, rng: random.Random) -> list[list[Word]]:
+    """Like :func:`paragraph`, every line (the last too) stretched to end exactly at ``x1``."""
+    result = []
+    for row in paragraph(tag, x0, x1, top, lines, rng, last_short=False):
+        stretch = (x1 - x0) / (max(w.polygon[1][0] for w in row) - x0)
+        result.append([Word(w.text, tuple((x0 + (x - x0) * stretch, y) for x, y in w.polygon), w.confidence, w.source)
+                       for w in row])
+    return result
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_narrow_gutters_of_justified_columns_are_never_bridged(seed: int) -> None:
+    rng = random.Random(seed)
+    gutter = 0.6 * HEIGHT  # narrower than the widest word space a line may hold (word_gap)
+    width = 260.0
+    page = [justified(f"C{n}", 60 + n * (width + gutter), 60 + n * (width + gutter) + width, 100, 8, rng)
+            for n in range(3)]
+    words = flat(page)
+    rng.shuffle(words)
+    assert as_texts(build_blocks(words)) == expected_texts(page)
+
+
+def test_blocks_with_a_column_between_them_are_not_one_table() -> None:
+    rng = random.Random(4)
+    left = paragraph("A", 60, 180, 100, 4, rng, last_short=False)  # narrow: could pair row by row with C
+    middle = paragraph("B", 240, 440, 100 + PITCH / 2, 4, rng, last_short=False)  # rows half a line lower
+    right = paragraph("C", 500, 700, 100, 4, rng, last_short=False)
+    words = flat([left, middle, right])
+    rng.shuffle(words)
+    assert as_texts(build_blocks(words)) == expected_texts([left, middle, right])
+
+
+def test_text_flowing_around_a_caption_across_the_gutter_is_read_column_by_column() -> None:
+    rng = random.Random(6)
+    row = lambda n: 100 + n * PITCH  # noqa: E731
+    columns = [
+        paragraph("LA", 60, 440, row(0), 4, rng),
+        paragraph("LB", 60, 370, row(5), 5, rng),  # narrowed around the caption
+        paragraph("RA", 500, 880, row(0), 6, rng),  # paragraph gaps unaligned with the left column's
+        paragraph("RB", 570, 880, row(7), 3, rng),
+    ]
+    caption = paragraph("CAP", 410, 540, row(8), 1, rng, last_short=False)  # astride the gutter (440-500)
+    words = flat(columns + [caption])
+    rng.shuffle(words)
+    blocks = as_texts(build_blocks(words))
+    assert sorted(blocks) == sorted(expected_texts(columns + [caption]))
+    assert [blocks.index(block) for block in expected_texts(columns)] == sorted(blocks.index(block) for block in expected_texts(columns))
+
+
 @pytest.mark.parametrize("skew", [0.0, 2.5, -3.0, 6.0])
 def test_skew_is_estimated(skew: float) -> None:
     words = [rotate(w, skew) for w in flat(two_column_page(random.Random(5)))]
