@@ -71,7 +71,10 @@ def calibration_pages(count: int, seed: int) -> list[np.ndarray]:
 
 
 def quantize_int8(fp32: Path, int8: Path, pages: list[np.ndarray]) -> None:
-    """Static int8 quantization (QDQ, per-channel weights, uint8 activations) calibrated on ``pages``."""
+    """Static int8 quantization (QDQ, per-tensor weights, uint8 activations) calibrated on ``pages``.
+
+    Per-tensor: with per-channel weights the 8,215-step student lost 50 points of H-mean on FUNSD
+    (per-tensor: 19)."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -86,7 +89,7 @@ def quantize_int8(fp32: Path, int8: Path, pages: list[np.ndarray]) -> None:
     fused = int8.with_name(int8.name + ".fused")  # batch norms folded into the convolutions first
     try:
         quant_pre_process(str(fp32), str(fused), skip_symbolic_shape=True)
-        quantize_static(str(fused), str(partial), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+        quantize_static(str(fused), str(partial), Reader(), quant_format=QuantFormat.QDQ, per_channel=False,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     finally:
         fused.unlink(missing_ok=True)
