@@ -262,23 +262,23 @@ def _join_tables(blocks: list[list[int]], lines: Sequence[_Box], config: LayoutC
     a form's keys and values) into one block whose lines are read row by row."""
     blocks = [list(b) for b in blocks]
 
-    def table(a: int, b: int) -> bool:
+    def table(a: int, b: int, boxes: list[_Box]) -> bool:
         """Whether block ``b``, right of block ``a`` on the same rows, makes a table with it."""
-        left, right = (_union(lines[j] for j in blocks[k]) for k in (a, b))
+        left, right = boxes[a], boxes[b]
         if right.x0 < left.x1 or not min(left.y1, right.y1) > max(left.y0, right.y0):
-            return False
-        if any(_column_between(left, right, _union(lines[j] for j in blocks[k]))
-               for k in range(len(blocks)) if k not in (a, b)):
             return False
         (narrow_box, narrow), (wide_box, wide) = sorted(((left, blocks[a]), (right, blocks[b])),
                                                         key=lambda pair: pair[0].x1 - pair[0].x0)
         if narrow_box.x1 - narrow_box.x0 > config.table_width_ratio * (wide_box.x1 - wide_box.x0):
             return False
+        if any(_column_between(left, right, box) for k, box in enumerate(boxes) if k not in (a, b)):
+            return False
         paired = sum(any(_same_row(lines[i], lines[j]) for j in wide) for i in narrow)
         return paired >= 2 and paired >= config.table_rows * len(narrow)
 
     def next_table() -> tuple[int, int] | None:
-        return next((pair for pair in itertools.permutations(range(len(blocks)), 2) if table(*pair)), None)
+        boxes = [_union(lines[j] for j in block) for block in blocks]
+        return next((pair for pair in itertools.permutations(range(len(blocks)), 2) if table(*pair, boxes)), None)
 
     while (pair := next_table()) is not None:
         a, b = pair
@@ -454,4 +454,3 @@ def build_blocks(words: Sequence[Word], config: LayoutConfig = LayoutConfig()) -
 
 def _union(boxes: Iterable[_Box]) -> _Box:
     return functools.reduce(_Box.union, boxes)
-
