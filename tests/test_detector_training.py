@@ -12,8 +12,11 @@ import pytest
 import torch
 from onnx import TensorProto, helper
 from PIL import Image
+from torch import nn
 
 from ocr.charset import CHARSET
+from ocr.detection import OnnxScoreModel
+from ocr.nets.export import export_detector
 from ocr.nets.lite_craft import LiteCraft, count_parameters
 from ocr.training.detector import TrainConfig, detector_loss, random_crop, train
 from ocr.training.detector_data import cache_teacher_maps, load_teacher_sample
@@ -45,6 +48,22 @@ def test_student_contract_and_size() -> None:
         out = model(torch.zeros(1, 3, 64, 96))
     assert out.shape == (1, 2, 32, 48)
     assert count_parameters(model) <= 3_000_000
+
+
+def test_export_folds_every_batch_norm(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = LiteCraft()
+    for norm in (m for m in model.modules() if isinstance(m, nn.BatchNorm2d)):
+        norm.running_mean.uniform_(-1, 1)
+        norm.running_var.uniform_(0.5, 2)
+        nn.init.uniform_(norm.weight, 0.5, 1.5)
+        nn.init.uniform_(norm.bias, -0.5, 0.5)
+    path = export_detector(model, tmp_path / "student.onnx")
+    assert "BatchNormalization" not in {node.op_type for node in onnx.load(path).graph.node}
+    image = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        expected = model.eval()(image).numpy()
+    assert np.abs(OnnxScoreModel(path)(image.numpy()) - expected).max() < 1e-4
 
 
 def test_targets_peak_on_characters_and_link_only_within_words() -> None:

@@ -42,17 +42,18 @@ CURVED_FILL = 0.7
 
 def order_clockwise(box: np.ndarray) -> np.ndarray:
     """A polygon's corners clockwise on screen (y down), starting from the top-left-most one."""
-    following = np.arange(1, len(box) + 1) % len(box)
-    x, y = box[:, 0], box[:, 1]
-    if float(np.sum(x * y[following] - x[following] * y)) < 0:
-        box = box[::-1]
-    start = int(np.argmin(box.sum(axis=1)))
-    return box[(np.arange(len(box)) + start) % len(box)]
+    points = np.asarray(box, dtype=np.float64).tolist()  # plain floats: this runs once per word
+    n = len(points)
+    twice_area = sum(points[i][0] * points[i - n + 1][1] - points[i - n + 1][0] * points[i][1] for i in range(n))
+    if twice_area < 0:
+        points.reverse()
+    start = min(range(n), key=lambda i: points[i][0] + points[i][1])
+    return np.array(points[start:] + points[:start])
 
 
 def _rectangle(points: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
     """Rotated bounding rectangle of pixel points; axis-aligned when nearly square (no arbitrary angle)."""
-    rect = cv2.minAreaRect(points.astype(np.float32))
+    rect = cv2.minAreaRect(points)
     width, height = rect[1]
     if max(width, height) <= 1.1 * min(width, height):
         x0, y0 = points.min(axis=0)
@@ -107,32 +108,31 @@ def find_words(region: np.ndarray, affinity: np.ndarray, thresholds: Thresholds 
     text = region > thresholds.low_text
     link = affinity > thresholds.link_threshold
     count, labels, stats, _ = cv2.connectedComponentsWithStats((text | link).astype(np.uint8), connectivity=4)
+    peaks = np.zeros(count, np.float32)
+    inside = labels > 0
+    np.maximum.at(peaks, labels[inside], region[inside])
     map_h, map_w = region.shape
+    text_u8 = text.view(np.uint8)
     words = []
-    for k in range(1, count):
-        x, y, w, h, area = (int(v) for v in stats[k])
-        if area < thresholds.min_area:
+    for k, (x, y, w, h, area) in enumerate(stats.tolist()):
+        if k == 0 or area < thresholds.min_area or peaks[k] < thresholds.text_threshold:
             continue
         # Dilate by a margin that grows with the component's thickness: the region
         # score above low_text covers only the core of each character.
         margin = int(math.sqrt(area * min(w, h) / (w * h)) * 2)
         x0, y0 = max(0, x - margin), max(0, y - margin)
         x1, y1 = min(map_w, x + w + margin + 1), min(map_h, y + h + margin + 1)
-        component = labels[y0:y1, x0:x1] == k
-        peak = float(region[y0:y1, x0:x1][component].max())
-        if peak < thresholds.text_threshold:
-            continue
-        characters = (component & text[y0:y1, x0:x1]).astype(np.uint8)
+        characters = (labels[y0:y1, x0:x1] == k).view(np.uint8) & text_u8[y0:y1, x0:x1]
         if margin:
             characters = cv2.dilate(characters, np.ones((1 + margin, 1 + margin), np.uint8))
-        points = np.argwhere(characters)[:, ::-1].astype(np.float64) + (x0, y0)
+        points = cv2.findNonZero(characters).reshape(-1, 2) + np.array([x0, y0], np.int32)
         box, (width, height) = _rectangle(points)
         polygon = box
         rect_area = (width + 1) * (height + 1)
         # A following polygon covers at least the pixels, so only a sparse rectangle can bend.
         if len(points) < CURVED_FILL * rect_area:
-            curved = _following_polygon(points, box)
+            curved = _following_polygon(points.astype(np.float64), box)
             if curved is not None and ShapelyPolygon(curved).area < CURVED_FILL * rect_area:
                 polygon = curved
-        words.append(MapWord(polygon, min(peak, 1.0)))
+        words.append(MapWord(polygon, min(float(peaks[k]), 1.0)))
     return words

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .craft import load_teacher
 from .recognizer import export_onnx, load_english_g2
@@ -17,6 +19,21 @@ INPUT_NAME = "image"
 OUTPUT_NAME = "maps"
 
 
+def fold_batch_norms(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` (in eval mode) with every Conv2d → BatchNorm2d pair inside a Sequential folded into one Conv2d.
+
+    The exporter leaves some batch norms standing; int8 quantization then rounds their scales and
+    shifts like weights, which wrecks the student's maps.
+    """
+    model = copy.deepcopy(model).eval()
+    for sequence in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        for i in range(len(sequence) - 1):
+            conv, norm = sequence[i], sequence[i + 1]
+            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
+                sequence[i], sequence[i + 1] = fuse_conv_bn_eval(conv, norm), nn.Identity()
+    return model
+
+
 def export_detector(model: nn.Module, path: Path, opset: int = ONNX_OPSET) -> Path:
     """Write ``model`` (a :class:`~ocr.nets.craft.Craft`-contract network) to ``path`` as ONNX.
 
@@ -24,7 +41,7 @@ def export_detector(model: nn.Module, path: Path, opset: int = ONNX_OPSET) -> Pa
     with batch, height and width dynamic (height and width multiples of 32). The file is
     written to a temporary name and renamed, so an interrupted export leaves nothing behind.
     """
-    model = model.eval()
+    model = fold_batch_norms(model)
     batch = torch.export.Dim("batch", min=1, max=64)
     height = 32 * torch.export.Dim("height_32", min=1, max=256)
     width = 32 * torch.export.Dim("width_32", min=1, max=256)
