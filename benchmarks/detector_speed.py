@@ -1,6 +1,7 @@
 """Median seconds per page for the CRAFT teacher and the Lite-CRAFT student on a 1000×1400 document page.
 
-Full detection (pre-processing, onnxruntime, post-processing) at the default canvas (1280, mag 1.5).
+Full detection (pre-processing, onnxruntime, post-processing) at the default canvas (1280, mag 1.5),
+and the median of each stage.
 Usage: python benchmarks/detector_speed.py [--models teacher student student-int8] [--threads 1 2] [--runs 5]
 """
 
@@ -14,7 +15,9 @@ import time
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ocr.detection.postprocess import find_words
 from ocr.detection.predictor import Detector, OnnxScoreModel, model_path
+from ocr.detection.preprocess import prepare
 from ocr.runtime import RuntimeConfig
 
 WIDTH, HEIGHT = 1000, 1400
@@ -34,20 +37,31 @@ def document_page() -> np.ndarray:
     return np.asarray(page)
 
 
-def median_seconds(detector: Detector, page: np.ndarray, runs: int) -> tuple[float, float, int]:
-    """Median wall and CPU seconds per page, and the words found.
+def median_seconds(detector: Detector, page: np.ndarray, runs: int) -> tuple[float, float, int, dict[str, float]]:
+    """Median wall and CPU seconds per page, the words found, and the median wall seconds of each stage.
 
     On a shared machine the wall time includes waiting for the CPU; with one thread the CPU time is
     what the page would take on an idle core.
     """
+    config = detector.config
     detector.detect(page)
-    wall, cpu = [], []
+    wall, cpu, stages = [], [], {"pre": [], "model": [], "post": []}
     for _ in range(runs):
         started, started_cpu = time.perf_counter(), time.process_time()
         words = detector.detect(page)
         wall.append(time.perf_counter() - started)
         cpu.append(time.process_time() - started_cpu)
-    return statistics.median(wall), statistics.median(cpu), len(words)
+        marks = [time.perf_counter()]
+        prepared = prepare(page, config.canvas_size, config.mag_ratio)
+        marks.append(time.perf_counter())
+        maps = detector.model(prepared.tensor)[0]
+        marks.append(time.perf_counter())
+        find_words(maps[0], maps[1], config.thresholds)
+        marks.append(time.perf_counter())
+        for name, begin, end in zip(stages, marks, marks[1:]):
+            stages[name].append(end - begin)
+    medians = {name: statistics.median(values) for name, values in stages.items()}
+    return statistics.median(wall), statistics.median(cpu), len(words), medians
 
 
 def main() -> None:
@@ -65,8 +79,9 @@ def main() -> None:
             continue
         for threads in args.threads:
             detector = Detector(OnnxScoreModel(path, RuntimeConfig(intra_op_threads=threads)))
-            wall, cpu, found = median_seconds(detector, page, args.runs)
-            print(f"{name:>13}: {threads} thread(s) {wall:.3f} s/page wall, {cpu:.3f} s CPU ({found} words)")
+            wall, cpu, found, stages = median_seconds(detector, page, args.runs)
+            split = ", ".join(f"{stage} {seconds:.3f}" for stage, seconds in stages.items())
+            print(f"{name:>13}: {threads} thread(s) {wall:.3f} s/page wall, {cpu:.3f} s CPU ({found} words; {split})")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from ocr.nets.export import export_detector
 from ocr.nets.lite_craft import LiteCraft, count_parameters
 from ocr.training.detector import TrainConfig, detector_loss, random_crop, train
 from ocr.training.detector_data import cache_teacher_maps, load_teacher_sample
+from ocr.training.detector_export import lineage
 from ocr.training.synth import find_fonts
 from ocr.training.synth_pages import PageRenderer, affinity_quad, render_targets
 from ocr.training.text import TextSampler
@@ -151,3 +153,15 @@ def test_tiny_training_run_resumes(tmp_path: Path) -> None:
         out = model(torch.zeros(1, 3, 64, 64))
     assert out.shape == (1, 2, 32, 32)
     assert torch.isfinite(detector_loss(out, torch.zeros(1, 32, 32), torch.zeros(1, 32, 32)))
+
+
+def test_lineage_follows_init_back_to_the_first_run(tmp_path: Path) -> None:
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    first = TrainConfig(steps=2, batch=2, crop=96, pool=3, warmup=1, log_every=1, teacher_dirs=[str(maps)])
+    train(first, tmp_path / "a", *renderer(), log=lambda row: None)
+    (tmp_path / "a" / "run.json").write_text(json.dumps({"commands": ["ocr train detector --out a"]}))
+    second = replace(first, steps=1, init=str(tmp_path / "a" / "last.pt"))
+    train(second, tmp_path / "b", *renderer(1), log=lambda row: None)
+    runs = lineage(tmp_path / "b" / "last.pt")
+    assert [(r["commands"], r["steps"]) for r in runs] == [(["ocr train detector --out a"], 2), ([], 1)]

@@ -111,6 +111,23 @@ def _up_to_date(previous: dict, checkpoint_sha: str, weights_dir: Path) -> bool:
     )
 
 
+def lineage(checkpoint: Path) -> list[dict]:
+    """The training runs behind ``checkpoint``, oldest first, followed through each run's ``--init``:
+    their commands, steps and wall time."""
+    import torch
+
+    runs: list[dict] = []
+    current: Path | None = checkpoint
+    while current is not None and current.is_file():
+        state = torch.load(current, map_location="cpu", weights_only=False)
+        info = current.parent / "run.json"
+        commands = json.loads(info.read_text()).get("commands", []) if info.is_file() else []
+        runs.append({"commands": commands, "steps": state["step"], "wall_time_s": round(state["elapsed"])})
+        init = state["config"].get("init")
+        current = Path(init) if init else None
+    return runs[::-1]
+
+
 def export_student(run_dir: Path, weights_dir: Path, threads: int = 1, metrics: Path | None = None) -> Path:
     """Export ``run_dir/last.pt`` to fp32 and int8 ONNX in ``weights_dir``; write and return the manifest.
 
@@ -143,6 +160,7 @@ def export_student(run_dir: Path, weights_dir: Path, threads: int = 1, metrics: 
     else:
         speed = previous["speed"]
     run_info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
+    runs = lineage(checkpoint)
     recorded = json.loads(metrics.read_text()) if metrics else None if fresh else previous.get("metrics")
     manifest = {
         "model": "Lite-CRAFT student (ocr.nets.lite_craft.LiteCraft)",
@@ -150,7 +168,7 @@ def export_student(run_dir: Path, weights_dir: Path, threads: int = 1, metrics: 
         "parameters": count_parameters(model),
         "files": {"fp32": _file_entry(fp32), "int8": _file_entry(int8)},
         "checkpoint_sha256": checkpoint_sha,
-        "commands": run_info.get("commands", []),
+        "lineage": runs,
         "data": {
             "teacher": "CRAFT craft_mlt_25k (authors' weights) maps at canvas 1280, mag 1.5",
             "real_pages": run_info.get("sets", []),
@@ -158,9 +176,9 @@ def export_student(run_dir: Path, weights_dir: Path, threads: int = 1, metrics: 
                          "scenes; installed fonts; exact character Gaussians",
         },
         "seed": seed,
-        "steps": meta["step"],
+        "steps": sum(r["steps"] for r in runs),
         "train_config": meta["config"],
-        "wall_time_s": round(meta["elapsed"]),
+        "wall_time_s": sum(r["wall_time_s"] for r in runs),
         "speed": speed,
         "metrics": recorded,
         "exported_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
