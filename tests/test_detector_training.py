@@ -21,6 +21,7 @@ from ocr.nets.export import export_detector
 from ocr.nets.lite_craft import LiteCraft, count_parameters
 from ocr.training.detector import TrainConfig, detector_loss, random_crop, train
 from ocr.training.detector_data import cache_teacher_maps, load_teacher_sample
+from ocr.training import detector_export
 from ocr.training.detector_export import lineage
 from ocr.training.synth import find_fonts
 from ocr.training.synth_pages import PageRenderer, affinity_quad, render_targets
@@ -165,3 +166,22 @@ def test_lineage_follows_init_back_to_the_first_run(tmp_path: Path) -> None:
     train(second, tmp_path / "b", *renderer(1), log=lambda row: None)
     runs = lineage(tmp_path / "b" / "last.pt")
     assert [(r["commands"], r["steps"]) for r in runs] == [(["ocr train detector --out a"], 2), ([], 1)]
+
+
+def test_export_is_redone_only_for_a_new_checkpoint_or_recipe(tmp_path: Path, monkeypatch) -> None:
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    config = TrainConfig(steps=1, batch=2, crop=96, pool=3, warmup=1, log_every=1, teacher_dirs=[str(maps)])
+    train(config, tmp_path / "run", *renderer(), log=lambda row: None)
+    # Speed and calibration pages do not decide whether to export: keep them small.
+    monkeypatch.setattr(detector_export, "page_seconds", lambda *args, **kwargs: (0.1, 0.1))
+    monkeypatch.setattr(detector_export, "calibration_pages", lambda count, seed: [renderer(seed)[0]().image])
+    weights = tmp_path / "weights"
+    manifest = json.loads(detector_export.export_student(tmp_path / "run", weights).read_text())
+    assert manifest["export_recipe"] == detector_export.EXPORT_RECIPE and manifest["steps"] == 1
+    exported = (weights / detector_export.INT8_FILE).stat().st_mtime_ns
+    detector_export.export_student(tmp_path / "run", weights)
+    assert (weights / detector_export.INT8_FILE).stat().st_mtime_ns == exported
+    monkeypatch.setattr(detector_export, "EXPORT_RECIPE", "another recipe")
+    detector_export.export_student(tmp_path / "run", weights)
+    assert (weights / detector_export.INT8_FILE).stat().st_mtime_ns != exported

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ocr.detection.preprocess import prepare
 from ocr.nets.export import export_detector
@@ -20,6 +21,8 @@ from .detector import load_student
 FP32_FILE = "craft_lite.onnx"
 INT8_FILE = "craft_lite.int8.onnx"
 MANIFEST_FILE = "craft_lite.manifest.json"
+EXPORT_RECIPE = "batch norms folded; int8: static QDQ, per-channel 7-bit weights, uint8 activations, 8 rendered pages"
+"""How the files are made; a manifest with another recipe is exported again."""
 BENCH_PAGE = (1400, 1000)
 """Height and width of the page the speed is measured on (a document page at ~120 dpi)."""
 
@@ -102,8 +105,8 @@ def _file_entry(path: Path) -> dict:
 
 
 def _up_to_date(previous: dict, checkpoint_sha: str, weights_dir: Path) -> bool:
-    """Whether the previous manifest's files were exported from this checkpoint and are unchanged."""
-    if previous.get("checkpoint_sha256") != checkpoint_sha:
+    """Whether the previous manifest's files were exported from this checkpoint by this recipe and are unchanged."""
+    if previous.get("checkpoint_sha256") != checkpoint_sha or previous.get("export_recipe") != EXPORT_RECIPE:
         return False
     entries = previous.get("files", {}).values()
     return bool(entries) and all(
@@ -114,8 +117,6 @@ def _up_to_date(previous: dict, checkpoint_sha: str, weights_dir: Path) -> bool:
 def lineage(checkpoint: Path) -> list[dict]:
     """The training runs behind ``checkpoint``, oldest first, followed through each run's ``--init``:
     their commands, steps and wall time."""
-    import torch
-
     runs: list[dict] = []
     current: Path | None = checkpoint
     while current is not None and current.is_file():
@@ -168,6 +169,7 @@ def export_student(run_dir: Path, weights_dir: Path, threads: int = 1, metrics: 
         "parameters": count_parameters(model),
         "files": {"fp32": _file_entry(fp32), "int8": _file_entry(int8)},
         "checkpoint_sha256": checkpoint_sha,
+        "export_recipe": EXPORT_RECIPE,
         "lineage": runs,
         "data": {
             "teacher": "CRAFT craft_mlt_25k (authors' weights) maps at canvas 1280, mag 1.5",
