@@ -62,6 +62,6 @@ def prepare(image: np.ndarray, canvas_size: int, mag_ratio: float) -> Prepared:
     tensor = np.empty((1, 3, new_h + -new_h % STRIDE, new_w + -new_w % STRIDE), dtype=np.float32)
     for channel, table in enumerate(_NORMALIZED):
         plane = tensor[0, channel]
-        plane[:] = table[0]  # black padding
         plane[:new_h, :new_w] = cv2.LUT(np.ascontiguousarray(resized[..., channel]), table)
+        plane[new_h:], plane[:new_h, new_w:] = table[0], table[0]  # black padding
     return Prepared(tensor, (height, width), (new_h, new_w))

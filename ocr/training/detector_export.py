@@ -90,13 +90,13 @@ def quantize_int8(fp32: Path, int8: Path, pages: list[np.ndarray]) -> None:
             return next(self.feeds, None)
 
     partial = int8.with_name(int8.name + ".partial")
-    fused = int8.with_name(int8.name + ".fused")  # after onnxruntime's graph pre-processing
+    optimized = int8.with_name(int8.name + ".optimized")  # onnxruntime's graph pre-processing
     try:
-        quant_pre_process(str(fp32), str(fused), skip_symbolic_shape=True)
-        quantize_static(str(fused), str(partial), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+        quant_pre_process(str(fp32), str(optimized), skip_symbolic_shape=True)
+        quantize_static(str(optimized), str(partial), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                         reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     finally:
-        fused.unlink(missing_ok=True)
+        optimized.unlink(missing_ok=True)
     partial.replace(int8)
 
 
