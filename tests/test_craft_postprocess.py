@@ -6,10 +6,10 @@ import math
 
 import cv2
 import numpy as np
+import pytest
 from shapely.geometry import Point, Polygon
 
 from ocr.detection import Thresholds, find_words
-from ocr.detection.postprocess import order_clockwise
 
 
 def blob(maps: np.ndarray, x: float, y: float, sx: float, sy: float, peak: float = 1.0) -> None:
@@ -108,6 +108,17 @@ def test_curved_word_gives_following_polygon() -> None:
     assert float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)) > 0
 
 
-def test_order_clockwise_starts_top_left() -> None:
-    box = np.array([[10, 20], [0, 20], [0, 0], [10, 0]], dtype=float)
-    assert order_clockwise(box).tolist() == [[0, 0], [10, 0], [10, 20], [0, 20]]
+@pytest.mark.parametrize("degrees", [-70, -30, -8, 8, 30, 70, 110])
+def test_rotated_rectangle_corners_run_clockwise_from_the_top_left(degrees: float) -> None:
+    region, affinity = empty(200, 200)
+    angle = math.radians(degrees)
+    centres = [(100 + 12 * k * math.cos(angle), 100 + 12 * k * math.sin(angle)) for k in range(-3, 4)]
+    word(region, affinity, centres)
+    (found,) = find_words(region, affinity)
+    corners = found.polygon
+    x, y = corners[:, 0], corners[:, 1]
+    assert float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)) > 0  # clockwise on screen
+    assert int(np.argmin(x + y)) == 0
+    pixels = np.argwhere(region > Thresholds().low_text)[:, ::-1].astype(np.float32)
+    expected = cv2.boxPoints(cv2.minAreaRect(pixels))  # the same rectangle, up to the dilation margin
+    assert Polygon(corners).contains(Polygon(expected).buffer(-0.5))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -40,27 +41,31 @@ class MapWord:
 CURVED_FILL = 0.7
 
 
-def order_clockwise(box: np.ndarray) -> np.ndarray:
-    """A polygon's corners clockwise on screen (y down), starting from the top-left-most one."""
-    points = np.asarray(box, dtype=np.float64).tolist()  # plain floats: this runs once per word
-    n = len(points)
-    twice_area = sum(points[i][0] * points[i - n + 1][1] - points[i - n + 1][0] * points[i][1] for i in range(n))
-    if twice_area < 0:
-        points.reverse()
-    start = min(range(n), key=lambda i: points[i][0] + points[i][1])
-    return np.array(points[start:] + points[:start])
+def _rectangle(points: np.ndarray) -> tuple[list[list[float]], tuple[float, float]]:
+    """Rotated bounding rectangle of pixel points (corners clockwise from the top-left-most) and its size.
 
-
-def _rectangle(points: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
-    """Rotated bounding rectangle of pixel points; axis-aligned when nearly square (no arbitrary angle)."""
-    rect = cv2.minAreaRect(points)
-    width, height = rect[1]
+    Nearly square rectangles are axis-aligned instead: their angle is arbitrary. Plain floats: this
+    runs once per word.
+    """
+    (cx, cy), (width, height), angle = cv2.minAreaRect(points)
     if max(width, height) <= 1.1 * min(width, height):
-        x0, y0 = points.min(axis=0)
-        x1, y1 = points.max(axis=0)
-        box = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
-        return box, (float(x1 - x0), float(y1 - y0))
-    return order_clockwise(cv2.boxPoints(rect).astype(np.float64)), (width, height)
+        x, y, w, h = cv2.boundingRect(points)
+        x1, y1 = x + w - 1, y + h - 1
+        return [[x, y], [x1, y], [x1, y1], [x, y1]], (float(w - 1), float(h - 1))
+    # The corners as cv2.boxPoints orders them (bottom-left, top-left, top-right, bottom-right: clockwise).
+    half_cos, half_sin = math.cos(math.radians(angle)) / 2, math.sin(math.radians(angle)) / 2
+    ax, ay = cx - half_sin * height - half_cos * width, cy + half_cos * height - half_sin * width
+    bx, by = cx + half_sin * height - half_cos * width, cy - half_cos * height - half_sin * width
+    corners = [[ax, ay], [bx, by], [2 * cx - ax, 2 * cy - ay], [2 * cx - bx, 2 * cy - by]]
+    sums = [x + y for x, y in corners]
+    start = sums.index(min(sums))
+    return corners[start:] + corners[:start], (width, height)
+
+
+@lru_cache(maxsize=None)
+def _square(side: int) -> np.ndarray:
+    """A ``side``×``side`` dilation kernel."""
+    return np.ones((side, side), np.uint8)
 
 
 def _following_polygon(points: np.ndarray, box: np.ndarray) -> np.ndarray | None:
@@ -111,8 +116,8 @@ def find_words(region: np.ndarray, affinity: np.ndarray, thresholds: Thresholds 
     peaks = np.zeros(count, np.float32)
     inside = labels > 0
     np.maximum.at(peaks, labels[inside], region[inside])
+    character_labels = np.where(text, labels, 0)  # each component's character pixels, without its links
     map_h, map_w = region.shape
-    text_u8 = text.view(np.uint8)
     words = []
     for k, (x, y, w, h, area) in enumerate(stats.tolist()):
         if k == 0 or area < thresholds.min_area or peaks[k] < thresholds.text_threshold:
@@ -122,17 +127,17 @@ def find_words(region: np.ndarray, affinity: np.ndarray, thresholds: Thresholds 
         margin = int(math.sqrt(area * min(w, h) / (w * h)) * 2)
         x0, y0 = max(0, x - margin), max(0, y - margin)
         x1, y1 = min(map_w, x + w + margin + 1), min(map_h, y + h + margin + 1)
-        characters = (labels[y0:y1, x0:x1] == k).view(np.uint8) & text_u8[y0:y1, x0:x1]
+        characters = (character_labels[y0:y1, x0:x1] == k).view(np.uint8)
         if margin:
-            characters = cv2.dilate(characters, np.ones((1 + margin, 1 + margin), np.uint8))
-        points = cv2.findNonZero(characters).reshape(-1, 2) + np.array([x0, y0], np.int32)
-        box, (width, height) = _rectangle(points)
-        polygon = box
+            characters = cv2.dilate(characters, _square(1 + margin))
+        points = cv2.findNonZero(characters).reshape(-1, 2)
+        corners, (width, height) = _rectangle(points)
+        polygon = np.array([[px + x0, py + y0] for px, py in corners])
         rect_area = (width + 1) * (height + 1)
         # A following polygon covers at least the pixels, so only a sparse rectangle can bend.
         if len(points) < CURVED_FILL * rect_area:
-            curved = _following_polygon(points.astype(np.float64), box)
+            curved = _following_polygon(points.astype(np.float64), np.array(corners))
             if curved is not None and ShapelyPolygon(curved).area < CURVED_FILL * rect_area:
-                polygon = curved
+                polygon = curved + (x0, y0)
         words.append(MapWord(polygon, min(float(peaks[k]), 1.0)))
     return words

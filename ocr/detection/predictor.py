@@ -89,8 +89,13 @@ class Detector:
     def detect(self, image: np.ndarray) -> list[DetectedWord]:
         """The words of ``image``, in the order the components were found (use ocr.layout for reading order)."""
         maps, prepared = self.score_maps(image)
-        words = []
-        for found in find_words(maps[0], maps[1], self.config.thresholds):
-            points = prepared.to_original(found.polygon, MAP_STRIDE)
-            words.append(DetectedWord(tuple((float(x), float(y)) for x, y in points), found.confidence))
+        found = find_words(maps[0], maps[1], self.config.thresholds)
+        if not found:
+            return []
+        points = prepared.to_original(np.concatenate([w.polygon for w in found]), MAP_STRIDE).tolist()
+        words, start = [], 0
+        for word in found:
+            end = start + len(word.polygon)
+            words.append(DetectedWord(tuple(map(tuple, points[start:end])), word.confidence))
+            start = end
         return words

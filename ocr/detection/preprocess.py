@@ -60,8 +60,7 @@ def prepare(image: np.ndarray, canvas_size: int, mag_ratio: float) -> Prepared:
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation) if scale != 1 else image
     tensor = np.empty((1, 3, new_h + -new_h % STRIDE, new_w + -new_w % STRIDE), dtype=np.float32)
-    for channel, table in enumerate(_NORMALIZED):
-        plane = tensor[0, channel]
-        plane[:new_h, :new_w] = cv2.LUT(np.ascontiguousarray(resized[..., channel]), table)
+    for plane, channel, table in zip(tensor[0], cv2.split(resized), _NORMALIZED):
+        cv2.LUT(channel, table, dst=plane[:new_h, :new_w])  # written in place: no float temporaries
         plane[new_h:], plane[:new_h, new_w:] = table[0], table[0]  # black padding
     return Prepared(tensor, (height, width), (new_h, new_w))
