@@ -12,7 +12,7 @@ import onnx
 import pytest
 import torch
 from onnx import TensorProto, helper
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
 from ocr.charset import CHARSET
@@ -94,6 +94,20 @@ def test_rendered_pages_have_targets_over_their_text() -> None:
         assert 0.0 <= sample.affinity.min() and sample.affinity.max() <= 1.0
         crop = random_crop(sample, 128, pages.rng, (0.7, 1.3))
         assert crop.image.shape == (128, 128, 3) and crop.region.shape == (64, 64)
+
+
+def test_fax_scans_are_bilevel_keep_the_ink_and_do_not_blacken_shadows() -> None:
+    pages, _ = renderer(5)
+    shade = np.linspace(250, 110, 300, dtype=np.float32)[None, :, None]  # a shadow darkening to the right
+    page = Image.fromarray(np.broadcast_to(shade, (200, 300, 3)).astype(np.uint8))
+    ImageDraw.Draw(page).text((20, 80), "INVOICE 2024 TOTAL", font=ImageFont.truetype(fonts()[0], 24), fill=(20, 20, 20))
+    image = np.asarray(page)
+    for _ in range(5):
+        fax = pages._fax(image)
+        assert fax.shape == image.shape and len(np.unique(fax)) == 2  # paper and ink
+        ink = fax[..., 0] < 128
+        assert ink[image[..., 0] < 60].mean() > 0.7  # toner may fade by up to a quarter
+        assert ink[:60].mean() < 0.05  # no text here, only the shadow
 
 
 def _fake_teacher(path: Path) -> None:

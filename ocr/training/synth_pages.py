@@ -4,7 +4,7 @@ Text is drawn with PIL; every character's ink box comes from the font's metrics,
 (a 2-D Gaussian warped into each character's quadrilateral) and the affinity map (a Gaussian warped
 between the centres of neighbouring characters of one word, as in the CRAFT paper) are exact. The
 page may then be rotated and put in perspective (targets follow), and degraded (blur, noise, JPEG,
-shadows, low resolution: targets unchanged).
+shadows, low resolution, bilevel fax scans: targets unchanged).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ class PageRenderer:
         self.rng = random.Random(seed)
         self.np_rng = np.random.default_rng(seed)
         self.layouts: list[tuple[float, Callable[[_Canvas], None]]] = [
-            (3.0, self._document), (2.0, self._receipt), (2.0, self._form), (1.5, self._table),
+            (3.0, self._document), (2.0, self._receipt), (3.0, self._form), (1.5, self._table),
             (1.0, self._screen), (1.5, self._scene),
         ]
 
@@ -304,16 +304,20 @@ class PageRenderer:
             y += size * rng.uniform(1.1, 1.6)
 
     def _form(self, canvas: _Canvas) -> None:
+        """Labels with fields (underlined, boxed or bare, values often typewritten) and shaded section bars."""
         rng = self.rng
         w, h = canvas.image.size
         dark = np.asarray(canvas.image).mean() < 128
         ink = self._ink(dark)
         size = self._text_size(9, 24)
         label_font = self._font(size)
-        value_font = self._font(int(size * rng.uniform(0.9, 1.3)))
+        value_font = self._font(int(size * rng.uniform(0.9, 1.3)), mono=rng.random() < 0.4)
         value_ink = self._ink(dark)
         y = rng.uniform(5, 30)
         while y < h - 2 * size:
+            if rng.random() < 0.12:
+                y = self._shaded_bar(canvas, y, label_font, dark)
+                continue
             x = rng.uniform(5, 40)
             for _ in range(rng.randint(1, 3)):
                 if x > w - 60:
@@ -326,8 +330,9 @@ class PageRenderer:
                 x += self.write(canvas, x, y, label, label_font, ink) + size * 0.5
                 field_w = rng.uniform(60, 260)
                 style = rng.random()
-                if style < 0.4:
-                    canvas.draw.line([(x, y + size * 1.15), (x + field_w, y + size * 1.15)], fill=ink, width=1)
+                if style < 0.4:  # a rule the value sits on, often touching its descenders
+                    rule_y = y + size * rng.uniform(0.95, 1.2)
+                    canvas.draw.line([(x, rule_y), (x + field_w, rule_y)], fill=ink, width=rng.choice((1, 1, 2)))
                 elif style < 0.7:
                     canvas.draw.rectangle([x - 3, y - 3, x + field_w, y + size * 1.3], outline=ink, width=1)
                 if rng.random() < 0.75:
@@ -335,6 +340,33 @@ class PageRenderer:
                     self.write(canvas, x + 2, y + rng.uniform(-2, 2), value, value_font, value_ink)
                 x += field_w + size * rng.uniform(1, 3)
             y += size * rng.uniform(1.8, 3.0)
+
+    def _shaded_bar(self, canvas: _Canvas, y: float, font: ImageFont.FreeTypeFont, dark: bool) -> float:
+        """A section heading on a halftone-shaded bar, as forms print them; returns the next line's y."""
+        rng = self.rng
+        w, _ = canvas.image.size
+        size = font.size
+        x0 = int(rng.uniform(5, 40))
+        x1 = int(min(w - 5, x0 + rng.uniform(0.3, 1.0) * w))
+        y0, y1 = int(y), int(y + size * rng.uniform(1.3, 1.8))
+        if x1 - x0 < 20:
+            return y + size * 2
+        paper = np.asarray(canvas.image)[y0, x0]
+        ink = np.array(self._ink(dark), dtype=np.uint8)
+        density = rng.uniform(0.2, 0.6)
+        if rng.random() < 0.5:  # ordered screen
+            yy, xx = np.mgrid[y0:y1, x0:x1]
+            period = rng.randint(2, 4)
+            dots = ((xx + yy) % period == 0) | (((xx - yy) % period == 0) & (density > 0.4))
+        else:  # error-diffused grain
+            dots = self.np_rng.random((y1 - y0, x1 - x0)) < density
+        patch = np.where(dots[..., None], ink, paper).astype(np.uint8)
+        canvas.image.paste(Image.fromarray(patch), (x0, y0))
+        text = self.text("line")[: max(3, int((x1 - x0) / (size * 0.7)))]
+        fill = tuple(int(v) for v in (paper if rng.random() < 0.4 else ink))
+        x = x0 + rng.uniform(0.05, 0.5) * max(1.0, x1 - x0 - font.getlength(text))
+        self.write(canvas, x, y0 + (y1 - y0 - size) / 2, text, font, fill)
+        return y1 + size * rng.uniform(0.8, 2.0)
 
     def _table(self, canvas: _Canvas) -> None:
         rng = self.rng
@@ -446,9 +478,29 @@ class PageRenderer:
                        for word in words]
         return warped, moved_words
 
+    def _fax(self, image: np.ndarray) -> np.ndarray:
+        """A bilevel scan or fax: gray, thresholded, with ink bleed or fading and speckle."""
+        rng = self.rng
+        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        if rng.random() < 0.5:
+            gray = cv2.GaussianBlur(gray, (0, 0), rng.uniform(0.3, 0.9))
+        block = 2 * rng.randint(7, 20) + 1  # a local threshold, as scanners use, so shadows do not turn black
+        ink = cv2.adaptiveThreshold(gray, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, rng.uniform(8, 30))
+        weight = rng.random()
+        if weight < 0.2:
+            ink = cv2.dilate(ink, np.ones((2, 2), np.uint8))
+        elif weight < 0.35:
+            ink &= (self.np_rng.random(ink.shape) > rng.uniform(0.05, 0.25)).astype(np.uint8)  # faded toner
+        speckle = self.np_rng.random(ink.shape) < rng.uniform(0, 0.004)
+        ink = np.where(speckle, 1 - ink, ink)
+        out = np.where(ink > 0, rng.randint(0, 60), rng.randint(200, 255)).astype(np.uint8)
+        return np.repeat(out[:, :, None], 3, axis=2)
+
     def degrade(self, image: np.ndarray) -> np.ndarray:
         """Photometric damage that leaves text geometry unchanged."""
         rng = self.rng
+        if rng.random() < 0.15:
+            image = self._fax(image)
         out = image.astype(np.float32)
         if rng.random() < 0.3:
             h, w = out.shape[:2]
