@@ -7,6 +7,7 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnx
 import pytest
@@ -24,7 +25,7 @@ from ocr.training.detector_data import cache_teacher_maps, load_teacher_sample
 from ocr.training import detector_export
 from ocr.training.detector_export import lineage
 from ocr.training.synth import find_fonts
-from ocr.training.synth_pages import PageRenderer, affinity_quad, render_targets
+from ocr.training.synth_pages import PageRenderer, _Canvas, affinity_quad, render_targets
 from ocr.training.text import TextSampler
 
 WORDS = [(w, 10) for w in ("total", "invoice", "date", "amount", "receipt", "score", "level", "name", "cash", "item")]
@@ -108,6 +109,29 @@ def test_fax_scans_are_bilevel_keep_the_ink_and_do_not_blacken_shadows() -> None
         ink = fax[..., 0] < 128
         assert ink[image[..., 0] < 60].mean() > 0.7  # toner may fade by up to a quarter
         assert ink[:60].mean() < 0.05  # no text here, only the shadow
+
+
+def test_vertical_stamps_carry_their_character_quads_with_them() -> None:
+    pages, _ = renderer(7)
+    stamped = 0
+    for _ in range(6):
+        canvas = _Canvas(Image.new("RGB", (200, 300), (255, 255, 255)))
+        pages._vertical_stamp(canvas)
+        if not canvas.words:
+            continue
+        stamped += 1
+        ink = np.asarray(canvas.image).max(axis=2) < 200
+        covered = np.zeros(ink.shape, np.uint8)
+        for word in canvas.words:
+            for quad in word:
+                cv2.fillPoly(covered, [np.round(quad).astype(np.int32)], 1)
+                x, y = quad[:, 0], quad[:, 1]
+                assert float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)) > 0  # still clockwise: turned, not mirrored
+            centres = np.array([q.mean(axis=0) for q in word])
+            assert np.ptp(centres[:, 1]) >= np.ptp(centres[:, 0])  # the word runs up or down the page
+        covered = cv2.dilate(covered, np.ones((3, 3), np.uint8)).astype(bool)
+        assert ink[covered].sum() > 0.9 * ink.sum()
+    assert stamped >= 3
 
 
 def _fake_teacher(path: Path) -> None:

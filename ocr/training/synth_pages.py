@@ -451,6 +451,30 @@ class PageRenderer:
             ink = self._ink(False, background if background.size else None)
             self.write(canvas, x, y, text, font, ink)
 
+    def _vertical_stamp(self, canvas: _Canvas) -> None:
+        """A word or document number printed up or down a page margin (turned by 90 degrees)."""
+        rng = self.rng
+        w, h = canvas.image.size
+        font = self._font(self._text_size(10, 28), mono=rng.random() < 0.3)
+        text = self.text("word") if rng.random() < 0.5 else str(rng.randint(10**5, 10**9))
+        length, thickness = int(font.getlength(text)) + 4, int(font.size * 1.4) + 4
+        if length > h - 4 or thickness > w - 4:
+            return
+        strip = _Canvas(Image.new("L", (length, thickness), 0))
+        self.write(strip, 2, 2, text, font, (255,))
+        upward = rng.random() < 0.5
+        mask = strip.image.transpose(Image.Transpose.ROTATE_90 if upward else Image.Transpose.ROTATE_270)
+        x0 = rng.choice((rng.randint(0, 12), w - thickness - rng.randint(0, 12)))
+        y0 = rng.randint(0, h - length)
+        dark = float(np.asarray(canvas.image)[y0 : y0 + length, x0 : x0 + thickness].mean()) < 128
+        canvas.image.paste(self._ink(dark), (x0, y0, x0 + thickness, y0 + length), mask)
+        for word in strip.words:  # the same turn for the character quads (corner order is kept)
+            canvas.words.append([
+                (np.stack([q[:, 1], length - q[:, 0]], axis=1) if upward
+                 else np.stack([thickness - q[:, 1], q[:, 0]], axis=1)).astype(np.float32) + np.float32([x0, y0])
+                for q in word
+            ])
+
     # ----- geometry and degradation ----------------------------------------------------------------
 
     def _warp(self, image: np.ndarray, words: list[list[np.ndarray]]) -> tuple[np.ndarray, list[list[np.ndarray]]]:
@@ -538,6 +562,8 @@ class PageRenderer:
         if rng.random() < 0.6:
             self._graphics(canvas, rng.randint(1, 10))
         layout(canvas)
+        if rng.random() < 0.2:
+            self._vertical_stamp(canvas)
         image = np.asarray(canvas.image)
         words = canvas.words
         if rng.random() < 0.7:
