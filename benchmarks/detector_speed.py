@@ -64,6 +64,19 @@ def median_seconds(detector: Detector, page: np.ndarray, runs: int) -> tuple[flo
     return statistics.median(wall), statistics.median(cpu), len(words), medians
 
 
+def matmul_gflops(side: int = 1024, runs: int = 7) -> float:
+    """This CPU's fp32 matrix-multiply rate right now (best of ``runs``): a VM's speed drifts over the day,
+    so the page times are printed beside it."""
+    a = np.random.default_rng(0).random((side, side), dtype=np.float32)
+    a @ a
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - started)
+    return 2 * side**3 / best / 1e9
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["teacher", "student", "student-int8"])
@@ -71,7 +84,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     page = document_page()
-    print(f"page {WIDTH}x{HEIGHT}, canvas 1280, mag 1.5, median of {args.runs} runs; load average {os.getloadavg()[0]:.1f}")
+    print(f"page {WIDTH}x{HEIGHT}, canvas 1280, mag 1.5, median of {args.runs} runs; load average {os.getloadavg()[0]:.1f}; "
+          f"fp32 matrix multiply {matmul_gflops():.0f} GFLOP/s")
     for name in args.models:
         path = model_path(name)
         if not path.is_file():

@@ -354,10 +354,12 @@ class PageRenderer:
         paper = np.asarray(canvas.image)[y0, x0]
         ink = np.array(self._ink(dark), dtype=np.uint8)
         density = rng.uniform(0.2, 0.6)
-        if rng.random() < 0.5:  # ordered screen
+        if rng.random() < 0.5:  # an ordered screen: diagonal lines, cross-hatched when dense
             yy, xx = np.mgrid[y0:y1, x0:x1]
             period = rng.randint(2, 4)
-            dots = ((xx + yy) % period == 0) | (((xx - yy) % period == 0) & (density > 0.4))
+            dots = (xx + yy) % period == 0
+            if density > 0.4:
+                dots |= (xx - yy) % period == 0
         else:  # error-diffused grain
             dots = self.np_rng.random((y1 - y0, x1 - x0)) < density
         patch = np.where(dots[..., None], ink, paper).astype(np.uint8)
