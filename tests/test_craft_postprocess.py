@@ -58,6 +58,16 @@ def test_three_words_found_where_they_are() -> None:
         assert 0.95 <= match[0].confidence <= 1.0
 
 
+def test_a_square_blob_gives_an_axis_aligned_float_box() -> None:
+    region, affinity = empty()
+    blob(region, 60, 50, 4, 4)
+    (found,) = find_words(region, affinity)
+    assert found.polygon.dtype == np.float64
+    x, y = found.polygon[:, 0], found.polygon[:, 1]
+    assert x[0] == x[3] < x[1] == x[2] and y[0] == y[1] < y[2] == y[3]  # clockwise from the top-left, no angle
+    assert abs(x.mean() - 60) < 1 and abs(y.mean() - 50) < 1
+
+
 def test_words_without_affinity_between_them_stay_apart() -> None:
     region, affinity = empty()
     word(region, affinity, [(30, 40), (40, 40), (50, 40)])

@@ -132,7 +132,7 @@ def find_words(region: np.ndarray, affinity: np.ndarray, thresholds: Thresholds 
             characters = cv2.dilate(characters, _square(1 + margin))
         points = cv2.findNonZero(characters).reshape(-1, 2)
         corners, (width, height) = _rectangle(points)
-        polygon = np.array([[px + x0, py + y0] for px, py in corners])
+        polygon = np.array([[px + x0, py + y0] for px, py in corners], dtype=np.float64)
         rect_area = (width + 1) * (height + 1)
         # A following polygon covers at least the pixels, so only a sparse rectangle can bend.
         if len(points) < CURVED_FILL * rect_area:
