@@ -1,4 +1,4 @@
-"""A stand-in for a CRAFT network, for tests of the stages around it."""
+"""A stand-in for a CRAFT network, and a geometry check, for tests of the stages around it."""
 
 from __future__ import annotations
 
@@ -33,3 +33,9 @@ def page(height: int, width: int, shapes: list[np.ndarray]) -> np.ndarray:
     for shape in shapes:
         cv2.fillPoly(image, [np.round(shape).astype(np.int32)], (255, 255, 255))
     return image
+
+
+def clockwise_on_screen(polygon: np.ndarray) -> bool:
+    """Whether a K×2 polygon runs clockwise in image coordinates (y down): a positive shoelace sum."""
+    x, y = polygon[:, 0], polygon[:, 1]
+    return float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)) > 0

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from shapely.geometry import Point, Polygon
 
+from craft_fakes import clockwise_on_screen
 from ocr.detection import Thresholds, find_words
 
 
@@ -113,9 +114,7 @@ def test_curved_word_gives_following_polygon() -> None:
     assert all(outline.contains(Point(x, y)) for x, y in centres)
     rect = cv2.minAreaRect(found.polygon.astype(np.float32))
     assert outline.area < 0.7 * rect[1][0] * rect[1][1]
-    # clockwise on screen (y down): positive shoelace sum in image coordinates
-    x, y = found.polygon[:, 0], found.polygon[:, 1]
-    assert float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)) > 0
+    assert clockwise_on_screen(found.polygon)
 
 
 @pytest.mark.parametrize("degrees", [-70, -30, -8, 8, 30, 70, 110])
@@ -126,9 +125,8 @@ def test_rotated_rectangle_corners_run_clockwise_from_the_top_left(degrees: floa
     word(region, affinity, centres)
     (found,) = find_words(region, affinity)
     corners = found.polygon
-    x, y = corners[:, 0], corners[:, 1]
-    assert float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)) > 0  # clockwise on screen
-    assert int(np.argmin(x + y)) == 0
+    assert clockwise_on_screen(corners)
+    assert int(np.argmin(corners.sum(axis=1))) == 0
     pixels = np.argwhere(region > Thresholds().low_text)[:, ::-1].astype(np.float32)
     expected = cv2.boxPoints(cv2.minAreaRect(pixels))  # the same rectangle, up to the dilation margin
     assert Polygon(corners).contains(Polygon(expected).buffer(-0.5))

@@ -16,6 +16,7 @@ from onnx import TensorProto, helper
 from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
+from craft_fakes import clockwise_on_screen
 from ocr.charset import CHARSET
 from ocr.detection import OnnxScoreModel
 from ocr.nets.export import export_detector
@@ -125,8 +126,7 @@ def test_vertical_stamps_carry_their_character_quads_with_them() -> None:
         for word in canvas.words:
             for quad in word:
                 cv2.fillPoly(covered, [np.round(quad).astype(np.int32)], 1)
-                x, y = quad[:, 0], quad[:, 1]
-                assert float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)) > 0  # still clockwise: turned, not mirrored
+                assert clockwise_on_screen(quad)  # turned, not mirrored
             centres = np.array([q.mean(axis=0) for q in word])
             assert np.ptp(centres[:, 1]) >= np.ptp(centres[:, 0])  # the word runs up or down the page
         covered = cv2.dilate(covered, np.ones((3, 3), np.uint8)).astype(bool)
@@ -202,7 +202,8 @@ def test_lineage_follows_init_back_to_the_first_run(tmp_path: Path) -> None:
     (tmp_path / "a" / "run.json").write_text(json.dumps({"commands": ["ocr train detector --out a"]}))
     second = replace(first, steps=1, init=str(tmp_path / "a" / "last.pt"))
     train(second, tmp_path / "b", *renderer(1), log=lambda row: None)
-    runs = lineage(tmp_path / "b" / "last.pt")
+    newest = tmp_path / "b" / "last.pt"
+    runs = lineage(newest, torch.load(newest, weights_only=False))
     assert [(r["commands"], r["steps"]) for r in runs] == [(["ocr train detector --out a"], 2), ([], 1)]
 
 

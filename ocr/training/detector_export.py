@@ -114,19 +114,19 @@ def _up_to_date(previous: dict, checkpoint_sha: str, weights_dir: Path) -> bool:
     )
 
 
-def lineage(checkpoint: Path) -> list[dict]:
-    """The training runs behind ``checkpoint``, oldest first, followed through each run's ``--init``:
-    their commands, steps and wall time."""
+def lineage(checkpoint: Path, meta: dict) -> list[dict]:
+    """The training runs behind ``checkpoint`` (whose metadata ``meta`` the caller has loaded), oldest first,
+    followed through each run's ``--init``: their commands, steps and wall time."""
     runs: list[dict] = []
-    current: Path | None = checkpoint
-    while current is not None and current.is_file():
-        state = torch.load(current, map_location="cpu", weights_only=False)
-        info = current.parent / "run.json"
+    while True:
+        info = checkpoint.parent / "run.json"
         commands = json.loads(info.read_text()).get("commands", []) if info.is_file() else []
-        runs.append({"commands": commands, "steps": state["step"], "wall_time_s": round(state["elapsed"])})
-        init = state["config"].get("init")
-        current = Path(init) if init else None
-    return runs[::-1]
+        runs.append({"commands": commands, "steps": meta["step"], "wall_time_s": round(meta["elapsed"])})
+        init = meta["config"].get("init")
+        if not init or not Path(init).is_file():
+            return runs[::-1]
+        checkpoint = Path(init)
+        meta = torch.load(checkpoint, map_location="cpu", weights_only=False)
 
 
 def export_student(run_dir: Path, weights_dir: Path, threads: int = 1, metrics: Path | None = None) -> Path:
@@ -161,7 +161,7 @@ def export_student(run_dir: Path, weights_dir: Path, threads: int = 1, metrics: 
     else:
         speed = previous["speed"]
     run_info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
-    runs = lineage(checkpoint)
+    runs = lineage(checkpoint, meta)
     recorded = json.loads(metrics.read_text()) if metrics else None if fresh else previous.get("metrics")
     manifest = {
         "model": "Lite-CRAFT student (ocr.nets.lite_craft.LiteCraft)",
