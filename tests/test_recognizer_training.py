@@ -23,6 +23,7 @@ from ocr.training.recognizer import (
     preset,
     resume_config,
     sha256,
+    teacher_labels,
     train,
 )
 from ocr.training.synth import Renderer, find_fonts
@@ -142,3 +143,28 @@ def test_attention_model_trains_a_few_steps(tmp_path: Path, fonts: list[str]) ->
     assert state.step == 2
     losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines() if '"train"' in line]
     assert len(losses) == 2 and all(np.isfinite(losses))
+
+
+class _ReadsTotal(torch.nn.Module):
+    """A stand-in teacher that reads every crop as "total" (and counts its batches)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.config = preset("tiny").recognizer
+        self.batches = 0
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        self.batches += 1
+        logits = torch.zeros(images.shape[0], 5, self.config.num_classes)
+        for t, c in enumerate("total"):
+            logits[:, t, self.config.charset.index(c) + 1] = 1.0
+        return logits
+
+
+def test_teacher_labels_restore_case_where_the_teacher_agrees_and_are_read_once(tmp_path: Path) -> None:
+    crops = [c for c in cut_lines(_page_set(tmp_path / "set", pages=1)) if c.text in ("TOTAL 12.50", "CASH 20.00")]
+    crops += [replace(crops[0], text="TOTAL")]
+    teacher, cache = _ReadsTotal(), tmp_path / "labels.json"
+    assert teacher_labels(teacher, crops, cache) == [None, None, "total"]
+    assert teacher.batches == 1  # all crops in one batch
+    assert teacher_labels(teacher, crops, cache) == [None, None, "total"] and teacher.batches == 1  # from the cache

@@ -70,22 +70,26 @@ class SynthSource(_Seeded):
 class LineSource(_Seeded):
     """Real line crops with jittered margins, slight rotation and degradations.
 
-    ``relabel`` may replace a label by a case-exact reading (distillation); labels it leaves
-    alone are marked caseless when ``caseless`` is set.
+    ``exact`` (one per crop) may replace a label by a case-exact reading (distillation); the labels
+    it leaves as ``None`` are marked caseless when ``caseless`` is set.
     """
 
     def __init__(self, crops: Sequence[LineCrop], height: int, seed: int, charset: str, caseless: bool,
-                 max_width: int | None = None, relabel: Callable[[LineCrop, np.ndarray], str | None] | None = None) -> None:
+                 max_width: int | None = None, exact: Sequence[str | None] | None = None) -> None:
         super().__init__(seed)
         allowed = set(charset)
-        self.crops = [c for c in crops if set(c.text) <= allowed]
-        if not self.crops:
+        pairs = zip(crops, exact if exact is not None else [None] * len(crops), strict=True)
+        kept = [(c, e) for c, e in pairs if set(c.text) <= allowed]
+        if not kept:
             raise ValueError("no line crops with text inside the charset")
-        self.height, self.caseless, self.max_width, self.relabel = height, caseless, max_width, relabel
+        self.crops = [c for c, _ in kept]
+        self.exact = [e for _, e in kept]
+        self.height, self.caseless, self.max_width = height, caseless, max_width
 
     def __call__(self) -> Sample:
         rng = self.rng
-        crop = self.crops[rng.randrange(len(self.crops))]
+        index = rng.randrange(len(self.crops))
+        crop = self.crops[index]
         image = jitter_crop(crop, rng)
         if rng.random() < 0.15:
             angle = rng.uniform(-1.5, 1.5)
@@ -93,10 +97,9 @@ class LineSource(_Seeded):
             matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
             image = cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
         image = degrade(image, self.height, rng, self.np_rng, self.max_width)
-        if self.relabel is not None:
-            exact = self.relabel(crop, image)
-            if exact is not None:
-                return Sample(image, exact, False)
+        exact = self.exact[index]
+        if exact is not None:
+            return Sample(image, exact, False)
         return Sample(image, crop.text, self.caseless)
 
 

@@ -260,22 +260,34 @@ class Data:
     sources: dict[str, str]
 
 
-class TeacherLabels:
-    """Case-exact labels from a teacher's reading of each real crop (computed once per crop)."""
+def teacher_labels(model: TextRecognizer, crops: Sequence[LineCrop], cache: Path, columns: int = 32_768) -> list[str | None]:
+    """Case-exact labels: ``model``'s reading of each crop where it agrees with the crop's label up to
+    case, ``None`` elsewhere. Read once in batches of similar width and kept in the JSON file ``cache``."""
+    if cache.is_file():
+        labels = json.loads(cache.read_text(encoding="utf-8"))
+        if len(labels) == len(crops):
+            return labels
+    config = model.eval().config
+    images = [Sample(resize_to_height(jitter_crop(c), config.img_height, 2048), c.text) for c in crops]
+    labels: list[str | None] = [None] * len(crops)
+    with torch.no_grad():
+        for batch in _batched(images, columns):
+            readings = greedy_decode(model(to_tensor([images[i].image for i in batch], config.img_height)), config)
+            for i, reading in zip(batch, readings):
+                labels[i] = reading if reading.upper() == crops[i].text.upper() else None
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp")
+    tmp.write_text(json.dumps(labels, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(cache)
+    return labels
 
-    def __init__(self, model: TextRecognizer) -> None:
-        self.model = model.eval()
-        self.config = model.config
-        self.cache: dict[int, str | None] = {}
 
-    def __call__(self, crop: LineCrop, _image: np.ndarray) -> str | None:
-        key = id(crop)
-        if key not in self.cache:
-            image = resize_to_height(jitter_crop(crop), self.config.img_height, 2048)
-            with torch.no_grad():
-                reading = greedy_decode(self.model(to_tensor([image], self.config.img_height)), self.config)[0]
-            self.cache[key] = reading if reading.upper() == crop.text.upper() else None
-        return self.cache[key]
+def teacher_id(spec: str) -> str:
+    """A short name that changes when the teacher ``spec`` (see :func:`load_teacher`) changes."""
+    if spec == ENGLISH_G2:
+        return spec
+    path = Path(spec)
+    return sha256(path / "best.pt" if path.is_dir() else path)[:16]
 
 
 def load_teacher(spec: str) -> TextRecognizer:
@@ -304,10 +316,13 @@ def build_data(cfg: TrainConfig, words: list[tuple[str, int]] | None = None, fon
         words = cached_words(cache / "words.tsv", extra=[c.text for c in train_crops])
     fonts = fonts if fonts is not None else find_fonts()
     seed = cfg.seed
-    relabel = TeacherLabels(load_teacher(cfg.teacher)) if cfg.teacher else None
+    exact = None
+    if cfg.teacher:
+        labels_file = cache / f"{Path(cfg.lines).name}_labels_{teacher_id(cfg.teacher)}_{len(train_crops)}.json"
+        exact = teacher_labels(load_teacher(cfg.teacher), train_crops, labels_file)
     sources = {
         "sroie": LineSource(train_crops, rc.img_height, seed + 1, rc.charset, caseless=True, max_width=cfg.max_width,
-                            relabel=relabel),
+                            exact=exact),
         "synth_word": SynthSource(TextSampler(words, rc.charset), Renderer(fonts, rc.img_height, max_width=cfg.max_width),
                                   "word", seed + 2),
         "synth_line": SynthSource(TextSampler(words, rc.charset), Renderer(fonts, rc.img_height, max_width=cfg.max_width),
