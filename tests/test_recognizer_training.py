@@ -164,7 +164,8 @@ class _ReadsTotal(torch.nn.Module):
 def test_teacher_labels_restore_case_where_the_teacher_agrees_and_are_read_once(tmp_path: Path) -> None:
     crops = [c for c in cut_lines(_page_set(tmp_path / "set", pages=1)) if c.text in ("TOTAL 12.50", "CASH 20.00")]
     crops += [replace(crops[0], text="TOTAL")]
-    teacher, cache = _ReadsTotal(), tmp_path / "labels.json"
-    assert teacher_labels(teacher, crops, cache) == [None, None, "total"]
-    assert teacher.batches == 1  # all crops in one batch
+    teacher, cache, told = _ReadsTotal(), tmp_path / "labels.json", []
+    labels = teacher_labels(teacher, crops, cache, progress=lambda done, total: told.append((done, total)), every=2)
+    assert labels == [None, None, "total"]
+    assert teacher.batches == 1 and told == [(3, 3)]  # all crops in one batch
     assert teacher_labels(teacher, crops, cache) == [None, None, "total"] and teacher.batches == 1  # from the cache

@@ -260,9 +260,11 @@ class Data:
     sources: dict[str, str]
 
 
-def teacher_labels(model: TextRecognizer, crops: Sequence[LineCrop], cache: Path, columns: int = 32_768) -> list[str | None]:
+def teacher_labels(model: TextRecognizer, crops: Sequence[LineCrop], cache: Path, columns: int = 32_768,
+                   progress: Callable[[int, int], None] | None = None, every: int = 2000) -> list[str | None]:
     """Case-exact labels: ``model``'s reading of each crop where it agrees with the crop's label up to
-    case, ``None`` elsewhere. Read once in batches of similar width and kept in the JSON file ``cache``."""
+    case, ``None`` elsewhere. Read once in batches of similar width (``progress(done, total)`` is told
+    every ``every`` crops) and kept in the JSON file ``cache``."""
     if cache.is_file():
         labels = json.loads(cache.read_text(encoding="utf-8"))
         if len(labels) == len(crops):
@@ -270,11 +272,15 @@ def teacher_labels(model: TextRecognizer, crops: Sequence[LineCrop], cache: Path
     config = model.eval().config
     images = [Sample(resize_to_height(jitter_crop(c), config.img_height, 2048), c.text) for c in crops]
     labels: list[str | None] = [None] * len(crops)
+    done = 0
     with torch.no_grad():
         for batch in _batched(images, columns):
             readings = greedy_decode(model(to_tensor([images[i].image for i in batch], config.img_height)), config)
             for i, reading in zip(batch, readings):
                 labels[i] = reading if reading.upper() == crops[i].text.upper() else None
+            done += len(batch)
+            if progress is not None and done // every > (done - len(batch)) // every:
+                progress(done, len(crops))
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp")
     tmp.write_text(json.dumps(labels, ensure_ascii=False), encoding="utf-8")
@@ -305,8 +311,9 @@ def load_teacher(spec: str) -> TextRecognizer:
 
 
 def build_data(cfg: TrainConfig, words: list[tuple[str, int]] | None = None, fonts: list[str] | None = None,
-               crops: list[LineCrop] | None = None) -> Data:
-    """The seeded training mixture and validation sets of ``cfg`` (real line crops split by page)."""
+               crops: list[LineCrop] | None = None, log: Callable[..., None] | None = None) -> Data:
+    """The seeded training mixture and validation sets of ``cfg`` (real line crops split by page);
+    ``log`` hears how far the teacher has read the real crops."""
     rc = cfg.recognizer
     cache = Path(cfg.cache)
     if crops is None:
@@ -319,7 +326,8 @@ def build_data(cfg: TrainConfig, words: list[tuple[str, int]] | None = None, fon
     exact = None
     if cfg.teacher:
         labels_file = cache / f"{Path(cfg.lines).name}_labels_{teacher_id(cfg.teacher)}_{len(train_crops)}.json"
-        exact = teacher_labels(load_teacher(cfg.teacher), train_crops, labels_file)
+        progress = (lambda done, total: log("teacher_labels", done=done, total=total)) if log else None
+        exact = teacher_labels(load_teacher(cfg.teacher), train_crops, labels_file, progress=progress)
     sources = {
         "sroie": LineSource(train_crops, rc.img_height, seed + 1, rc.charset, caseless=True, max_width=cfg.max_width,
                             exact=exact),
@@ -480,7 +488,7 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, command: str = "", 
     freeze_prefix(model, cfg.freeze)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    data = data or build_data(cfg)
+    data = data or build_data(cfg, log=log)
     data.val = _frozen_val(out / "val.pkl", data.val)
     state = RunState()
     if saved is not None:
