@@ -270,12 +270,12 @@ def teacher_labels(model: TextRecognizer, crops: Sequence[LineCrop], cache: Path
         if len(labels) == len(crops):
             return labels
     config = model.eval().config
-    images = [Sample(resize_to_height(jitter_crop(c), config.img_height, 2048), c.text) for c in crops]
+    images = [resize_to_height(jitter_crop(c), config.img_height, 2048) for c in crops]
     labels: list[str | None] = [None] * len(crops)
     done = 0
     with torch.no_grad():
-        for batch in _batched(images, columns):
-            readings = greedy_decode(model(to_tensor([images[i].image for i in batch], config.img_height)), config)
+        for batch in _batched([im.shape[1] for im in images], columns):
+            readings = greedy_decode(model(to_tensor([images[i] for i in batch], config.img_height)), config)
             for i, reading in zip(batch, readings):
                 labels[i] = reading if reading.upper() == crops[i].text.upper() else None
             done += len(batch)
@@ -290,18 +290,20 @@ def teacher_labels(model: TextRecognizer, crops: Sequence[LineCrop], cache: Path
 
 def teacher_id(spec: str) -> str:
     """A short name that changes when the teacher ``spec`` (see :func:`load_teacher`) changes."""
-    if spec == ENGLISH_G2:
-        return spec
+    return spec if spec == ENGLISH_G2 else sha256(_teacher_checkpoint(spec))[:16]
+
+
+def _teacher_checkpoint(spec: str) -> Path:
+    """The checkpoint file of a run directory (its ``best.pt``) or of a file path."""
     path = Path(spec)
-    return sha256(path / "best.pt" if path.is_dir() else path)[:16]
+    return path / "best.pt" if path.is_dir() else path
 
 
 def load_teacher(spec: str) -> TextRecognizer:
     """``english_g2`` (EasyOCR's pretrained model) or a run directory / checkpoint file of ours."""
     if spec == ENGLISH_G2:
         return load_english_g2()
-    path = Path(spec)
-    path = path / "best.pt" if path.is_dir() else path
+    path = _teacher_checkpoint(spec)
     if not path.is_file():
         raise FileNotFoundError(f"teacher checkpoint not found: {path}")
     saved = torch.load(path, map_location="cpu", weights_only=False)
@@ -325,9 +327,10 @@ def build_data(cfg: TrainConfig, words: list[tuple[str, int]] | None = None, fon
     seed = cfg.seed
     exact = None
     if cfg.teacher:
+        teacher = load_teacher(cfg.teacher)  # first: it says clearly when the checkpoint is missing
         labels_file = cache / f"{Path(cfg.lines).name}_labels_{teacher_id(cfg.teacher)}_{len(train_crops)}.json"
         progress = (lambda done, total: log("teacher_labels", done=done, total=total)) if log else None
-        exact = teacher_labels(load_teacher(cfg.teacher), train_crops, labels_file, progress=progress)
+        exact = teacher_labels(teacher, train_crops, labels_file, progress=progress)
     sources = {
         "sroie": LineSource(train_crops, rc.img_height, seed + 1, rc.charset, caseless=True, max_width=cfg.max_width,
                             exact=exact),
@@ -368,11 +371,12 @@ def score(predictions: Sequence[str], references: Sequence[str], caseless: bool)
     return {"cer": 100.0 * errors / max(chars, 1), "acc": 100.0 * exact / max(len(references), 1)}
 
 
-def _batched(samples: Sequence[Sample], columns: int) -> Iterator[list[int]]:
-    order = sorted(range(len(samples)), key=lambda i: samples[i].image.shape[1])
+def _batched(widths: Sequence[int], columns: int) -> Iterator[list[int]]:
+    """Indices of crops in batches of similar width, each under about ``columns`` padded columns."""
+    order = sorted(range(len(widths)), key=lambda i: widths[i])
     batch: list[int] = []
     for i in order:
-        if batch and (len(batch) + 1) * samples[i].image.shape[1] > columns:
+        if batch and (len(batch) + 1) * widths[i] > columns:
             yield batch
             batch = []
         batch.append(i)
@@ -388,7 +392,7 @@ def evaluate(model: TextRecognizer, val: dict[str, list[Sample]], columns: int =
     with torch.no_grad():
         for name, samples in val.items():
             predictions = [""] * len(samples)
-            for batch in _batched(samples, columns):
+            for batch in _batched([s.image.shape[1] for s in samples], columns):
                 logits = model(to_tensor([samples[i].image for i in batch], model.config.img_height))
                 for i, text in zip(batch, greedy_decode(logits, model.config)):
                     predictions[i] = text
