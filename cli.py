@@ -513,14 +513,18 @@ def eval_detect(sets: tuple[str, ...], detectors: tuple[str, ...], limit: int | 
 @click.option("--margin", type=float, default=0.1, show_default=True, help="Widen page-set boxes by this fraction of their height.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write every number here.")
 @click.option("--threads", type=int, default=0, show_default=True, help="onnxruntime intra-op threads (0: automatic).")
+@click.option("--lexicon", default=None,
+              help="Also read with this word list correcting near-miss words (name in weights/, e.g. lexicon_en, or path): "
+                   "each model appears a second time as <model>+lexicon.")
 def eval_recognize(sets: tuple[str, ...], models: tuple[str, ...], level: str, limit: int | None, margin: float,
-                   json_path: str | None, threads: int) -> None:
+                   json_path: str | None, threads: int, lexicon: str | None) -> None:
     """Recognition accuracy, CER, crops/s and confidence reliability on SETS (names or folders)."""
     from ocr.errors import OcrError
     from ocr.eval.recognition import run
 
     try:
-        run(sets, models, level, limit, margin, json_path, threads, echo=lambda m: click.echo(m, err=True))
+        run(sets, models, level, limit, margin, json_path, threads, echo=lambda m: click.echo(m, err=True),
+            lexicon=lexicon)
     except OcrError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(exc.exit_code) from None
@@ -624,6 +628,22 @@ def train_recognizer(config_name: str, init: str | None, teacher: str | None, st
     except FileNotFoundError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(3) from None
+
+
+@train.command(name="lexicon")
+@click.option("--dictionary", type=click.Path(exists=True, dir_okay=False), default="/usr/share/dict/words",
+              show_default=True, help="A word per line (Debian: apt-get install wamerican).")
+@click.option("--words", type=click.Path(dir_okay=False), default="/work/runs/cache/words.tsv", show_default=True,
+              help="Corpus word counts (built from offline docs on first use).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output [weights/lexicon_en.tsv.gz].")
+def train_lexicon(dictionary: str, words: str, out: str | None) -> None:
+    """Build the English word list that corrects near-miss readings of CTC recognizers."""
+    from ocr.models import weights_dir
+    from ocr.recognition.lexicon import LEXICON
+    from ocr.training.text import build_lexicon, cached_words
+
+    target = out or str(weights_dir() / f"{LEXICON}.tsv.gz")
+    click.echo(f"{build_lexicon(dictionary, cached_words(words), target)} words -> {target}")
 
 
 @train.command(name="detector")

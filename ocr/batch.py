@@ -24,7 +24,6 @@ import glob
 import hashlib
 import json
 import os
-import secrets
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -36,6 +35,7 @@ from .config import ScanOptions
 from .errors import EXIT_INPUT, EXIT_OK, OcrError, UsageError
 from .export import EXTENSIONS, FORMATS, render
 from .io import read_bytes
+from .io.files import TEMP_SUFFIX, write_atomic
 from .pipeline import read_document
 from .workers import EngineFor, WorkerPool
 
@@ -47,7 +47,6 @@ ERRORS = "errors.jsonl"
 SUMMARY = "summary.json"
 LOCK = ".lock"
 JOB_FILES = frozenset({INDEX, ERRORS, SUMMARY, LOCK})
-TEMP_SUFFIX = ".ocr-part"
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -185,22 +184,6 @@ def collect_inputs(specs: Sequence[str], exclude: Path | None = None) -> tuple[l
 
 
 # --- writing ---------------------------------------------------------------------------
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Put ``text`` at ``path`` all at once: written and synced to a temporary file beside it, then renamed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 def _read_input(engine_for: EngineFor, path: str, name: str, out: str, settings: BatchSettings) -> dict[str, Any]:

@@ -41,7 +41,9 @@ class PipelineConfig:
     ``detector``: a key of :data:`ocr.detection.DETECTOR_MODELS`; ``recognizer``: a model
     name in the weights folder (``<name>.onnx`` + ``.json``) or an ``.onnx`` path.
     ``fallback_threshold``: words the recognizer reads with less confidence are re-read by
-    Tesseract (0.8: chosen by ``ocr eval calibrate``, see docs/hybrid.md); ``cloud_threshold``:
+    Tesseract (0.8: chosen by ``ocr eval calibrate``, see docs/hybrid.md); ``lexicon``: the word
+    list (name in the weights folder or path; empty: none) that corrects near-miss words of CTC
+    recognizers; ``cloud_threshold``:
     words whose best reading is still under it go to the cloud engine (when credentials
     exist; not calibrated: no cloud access where it was built). ``fallback_timeout``: seconds one fallback call
     may take before its answer is ignored. ``threads``: onnxruntime intra-op threads (0: auto).
@@ -52,6 +54,7 @@ class PipelineConfig:
 
     detector: str = "teacher"
     recognizer: str = "recognizer_best"
+    lexicon: str | None = "lexicon_en"
     text_threshold: float = 0.7
     link_threshold: float = 0.4
     low_text: float = 0.4

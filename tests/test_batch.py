@@ -14,10 +14,11 @@ from pathlib import Path
 import psutil
 from text_images import CRASH, HANG, REPO, encoded, fault_env, ocr_command, text_image
 
-from ocr.batch import INDEX, TEMP_SUFFIX, BatchSettings, Progress, collect_inputs, output_name, read_index
+from ocr.batch import INDEX, BatchSettings, Progress, collect_inputs, output_name, read_index
 from ocr.config import ScanOptions
 from ocr.document import Document
 from ocr.errors import EXIT_ENGINE, EXIT_INPUT, EXIT_OK, EXIT_USAGE
+from ocr.io.files import TEMP_SUFFIX
 
 WORDS = {
     "alpha.png": "Alpha invoice 1042",

@@ -67,6 +67,19 @@ def test_reads_a_long_line_at_variable_width(exported) -> None:
     assert len(reading.char_confidences) == len(line)
 
 
+def test_reads_vertical_text_turned_either_way(exported) -> None:
+    _, path = exported
+    word = render("82092117", size=24)
+    one = render("1", size=48)
+    inked = np.nonzero(one.min(axis=(0, 2)) < 128)[0]
+    one = np.ascontiguousarray(one[:, inked[0] - 3 : inked[-1] + 4])
+    crops = [np.ascontiguousarray(np.rot90(word, 1)), np.ascontiguousarray(np.rot90(word, -1)), one]
+    assert crops[2].shape[0] > 1.5 * crops[2].shape[1]  # a tall upright letter stays upright
+    readings = Recognizer(path).read(crops)
+    assert [r.text for r in readings] == ["82092117", "82092117", "1"]
+    assert readings[0].positions == ()
+
+
 def test_eval_recognize_command_on_generated_sets(exported, tmp_path) -> None:
     import json
 
@@ -97,16 +110,18 @@ def test_eval_recognize_command_on_generated_sets(exported, tmp_path) -> None:
 
     report = tmp_path / "report.json"
     result = CliRunner().invoke(
-        main, ["eval", "recognize", str(words), str(page), "--model", str(model_path), "--margin", "0", "--json", str(report)]
+        main, ["eval", "recognize", str(words), str(page), "--model", str(model_path), "--margin", "0", "--json", str(report),
+               "--lexicon", "lexicon_en"]
     )
     assert result.exit_code == 0, result.output
-    assert "reliability of english_g2" in result.output
+    assert "reliability of english_g2" in result.output and "reliability of english_g2+lexicon" in result.output
     data = json.loads(report.read_text())
-    by_set = {r["set_name"]: r for r in data["results"]}
-    assert by_set["words"]["crops"] == 3 and by_set["words"]["acc"] == 1.0
-    assert by_set["page"]["crops"] == 2 and by_set["page"]["cer"] == 0.0, by_set["page"]["errors"]
-    assert by_set["words"]["crops_per_s"] > 0
-    assert sum(row["count"] for row in data["pooled"]["english_g2"]["reliability"]) == 5
+    for model in ("english_g2", "english_g2+lexicon"):
+        by_set = {r["set_name"]: r for r in data["results"] if r["model"] == model}
+        assert by_set["words"]["crops"] == 3 and by_set["words"]["acc"] == 1.0
+        assert by_set["page"]["crops"] == 2 and by_set["page"]["cer"] == 0.0, by_set["page"]["errors"]
+        assert by_set["words"]["crops_per_s"] > 0
+        assert sum(row["count"] for row in data["pooled"][model]["reliability"]) == 5
 
 
 def test_eval_recognize_rejects_unknown_sets_and_models(tmp_path) -> None:
@@ -119,3 +134,5 @@ def test_eval_recognize_rejects_unknown_sets_and_models(tmp_path) -> None:
     (tmp_path / "manifest.jsonl").write_text("")
     result = CliRunner().invoke(main, ["eval", "recognize", str(tmp_path), "--model", "no_such_model"])
     assert result.exit_code == 4 and "recognizer model not found" in result.output
+    result = CliRunner().invoke(main, ["eval", "recognize", str(tmp_path), "--lexicon", str(tmp_path / "none.tsv.gz")])
+    assert result.exit_code == 4 and "word list not found" in result.output

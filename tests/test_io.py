@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 
 from ocr.errors import InputError
 from ocr.io import SUPPORTED_FORMATS, iter_pages, load_pages
+from ocr.io.files import replacing, write_atomic
 
 RED, GREEN, BLUE, WHITE, BLACK = (255, 0, 0), (0, 160, 0), (0, 0, 255), (255, 255, 255), (0, 0, 0)
 
@@ -367,3 +368,16 @@ def test_error_messages_default_to_the_path_or_bytes(tmp_path: Path) -> None:
         load_pages(path)
     with pytest.raises(InputError, match=r"^<bytes>: unsupported format"):
         load_pages(b"nothing")
+
+
+def test_whole_file_writes_keep_the_old_file_when_the_writer_fails(tmp_path: Path) -> None:
+    target = tmp_path / "deep" / "result.json"
+    write_atomic(target, "first\n")
+    with pytest.raises(RuntimeError):
+        with replacing(target) as temp:
+            temp.write_text("half")
+            raise RuntimeError("killed mid-write")
+    assert target.read_text() == "first\n"
+    write_atomic(target, b"second")
+    assert target.read_bytes() == b"second"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["result.json"]

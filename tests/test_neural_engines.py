@@ -64,6 +64,14 @@ def test_missing_models_are_one_clear_engine_error(tmp_path: Path, monkeypatch: 
 
 
 @needs_models
+def test_a_missing_word_list_is_a_clear_engine_error(tmp_path: Path) -> None:
+    with pytest.raises(EngineError, match=r"word list not found: .*none\.tsv\.gz \(build it with `ocr train lexicon`\)"):
+        NeuralEngine(replace(FAST, lexicon=str(tmp_path / "none.tsv.gz")))
+    assert NeuralEngine(replace(FAST, lexicon=None)).recognizer.lexicon is None
+    assert NeuralEngine(FAST).recognizer.lexicon is not None
+
+
+@needs_models
 def test_neural_reads_words_in_reading_order(page: np.ndarray) -> None:
     engine = create_engine("neural", ScanOptions(pipeline=FAST))
     result = engine.read(page, "page", 2)

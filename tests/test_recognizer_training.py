@@ -67,6 +67,15 @@ def test_renderer_and_sampler_cover_the_extended_charset(fonts: list[str]) -> No
     assert image.dtype == np.uint8 and image.shape[0] == 32 and image.shape[1] > 32
 
 
+def test_words_printed_between_neighbours_are_cut_around_the_word(fonts: list[str]) -> None:
+    renderer = Renderer(fonts, 32, seed=2)
+    alone = [renderer("ab") for _ in range(20)]
+    crowded = [renderer("ab", "MMMMMMMM", "MMMMMMMM") for _ in range(20)]
+    # The neighbours are sixteen letters wide: a crop that kept them would be several times wider.
+    assert max(im.shape[1] for im in crowded) < 2.5 * max(im.shape[1] for im in alone)
+    assert all(im.shape[0] == 32 for im in alone + crowded)
+
+
 def test_caseless_loss_ignores_case_but_not_letters() -> None:
     config = preset("tiny").recognizer
     fold, group_of = case_groups(config.charset)

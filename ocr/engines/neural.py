@@ -29,6 +29,7 @@ from .tesseract import TesseractEngine
 def _model_problem(config: PipelineConfig) -> str | None:
     """Why the configured models cannot be loaded (``None`` when their files exist)."""
     from ..detection import model_path
+    from ..recognition.lexicon import lexicon_path
     from ..recognition.predictor import resolve_model
 
     try:
@@ -39,6 +40,8 @@ def _model_problem(config: PipelineConfig) -> str | None:
     for path in (detector, recognizer, recognizer.with_suffix(".json")):
         if not path.is_file():
             return f"model file not found: {path} (run `ocr models`)"
+    if config.lexicon and not lexicon_path(config.lexicon).is_file():
+        return f"word list not found: {lexicon_path(config.lexicon)} (build it with `ocr train lexicon`)"
     return None
 
 
@@ -77,6 +80,7 @@ class NeuralEngine(Engine):
         """Load the detector and recognizer named in ``config`` (once)."""
         from ..detection import Detector, DetectorConfig
         from ..recognition import Recognizer
+        from ..recognition.lexicon import Lexicon
         from ..runtime import RuntimeConfig
 
         problem = _model_problem(config)
@@ -87,7 +91,8 @@ class NeuralEngine(Engine):
                                          low_text=config.low_text, canvas_size=config.canvas_size)
         self.config = config
         self.detector = Detector.named(config.detector, detector_config, runtime)
-        self.recognizer = Recognizer(config.recognizer, runtime)
+        lexicon = Lexicon.load(config.lexicon) if config.lexicon else None
+        self.recognizer = Recognizer(config.recognizer, runtime, lexicon)
         self.stats = RunStats()
 
     @classmethod

@@ -26,6 +26,7 @@ from PIL import Image
 
 from .. import datasets
 from ..recognition import Reading, Recognizer
+from ..recognition.lexicon import Lexicon
 from ..recognition.crops import crop_region
 from ..runtime import RuntimeConfig
 from .metrics import (
@@ -225,11 +226,16 @@ def run(
     json_path: str | None,
     threads: int,
     echo: Callable[[str], None],
+    lexicon: str | None = None,
 ) -> list[SetResult]:
-    """The ``ocr eval recognize`` command: evaluate, print the tables to stdout, optionally write JSON."""
+    """The ``ocr eval recognize`` command: evaluate, print the tables to stdout, optionally write JSON.
+    With ``lexicon`` (a word list's name or path), each model is also read with near-miss words corrected."""
     folders = [datasets.resolve(name) for name in sets]
     runtime = RuntimeConfig(intra_op_threads=threads)
     recognizers = {Path(name).stem: Recognizer(name, runtime) for name in models}
+    if lexicon:
+        words = Lexicon.load(lexicon)
+        recognizers |= {f"{Path(name).stem}+lexicon": Recognizer(name, runtime, words) for name in models}
 
     def progress(result: SetResult) -> None:
         echo(f"{result.model} {result.set_name}: {result.crops} crops, acc-ci {100 * result.acc_ci:.1f}, "
@@ -245,6 +251,6 @@ def run(
         print(format_reliability(f"{name} over {', '.join(f.name for f in folders)}", rows, ece, auc))
     if json_path:
         report = {"results": [r.to_dict() for r in results], "pooled": pooled,
-                  "settings": {"level": level, "limit": limit, "margin": margin, "threads": threads}}
+                  "settings": {"level": level, "limit": limit, "margin": margin, "threads": threads, "lexicon": lexicon}}
         Path(json_path).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return results

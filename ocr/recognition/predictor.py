@@ -13,7 +13,7 @@ readings are merged where they agree, so nothing is silently truncated.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -25,6 +25,7 @@ from ..errors import EngineError, InputError
 from ..models import weights_dir
 from ..runtime import RuntimeConfig, Session
 from .config import RecognizerConfig
+from .lexicon import Lexicon
 
 WIDTH_STEP = 16
 """Batch widths are rounded up to a multiple of this many pixels."""
@@ -35,6 +36,11 @@ BATCH_PIXELS = 64 * 64 * 256
 WINDOW_OVERLAP = 2
 """Consecutive windows of a long crop (attention models) share this many times the height:
 about four characters, enough to line their readings up."""
+
+UPRIGHT_RATIO = 1.5
+"""Crops taller than this many times their width are also read turned a quarter each way
+(vertical text such as margin stamps); a turned reading of two or more characters replaces
+the upright one when it is more confident."""
 
 
 @dataclass(frozen=True)
@@ -134,10 +140,13 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(-1, keepdims=True)
 
 
-def decode_ctc(probs: np.ndarray, charset: str) -> tuple[str, tuple[float, ...], tuple[float, ...]]:
+def decode_ctc(probs: np.ndarray, charset: str, lexicon: Lexicon | None = None
+               ) -> tuple[str, tuple[float, ...], tuple[float, ...]]:
     """Greedy CTC over (steps, classes) probabilities: collapse repeats, drop blanks (class 0).
     Returns the text, each character's probability (the highest over the steps of its run)
-    and its position (the centre of its run, in steps)."""
+    and its position (the centre of its run, in steps). With a ``lexicon``, near-miss words
+    are corrected (see :mod:`ocr.recognition.lexicon`); each character of a changed word gets
+    an equal share of the word's CTC probability and a position spread over the word's span."""
     best = probs.argmax(-1)
     peak = probs.max(-1)
     chars: list[str] = []
@@ -154,7 +163,14 @@ def decode_ctc(probs: np.ndarray, charset: str) -> tuple[str, tuple[float, ...],
                 confidences[-1] = max(confidences[-1], float(peak[step]))
                 runs[-1][1] = step
         previous = cls
-    return "".join(chars), tuple(confidences), tuple((first + last + 1) / 2 for first, last in runs)
+    centres = [(first + last + 1) / 2 for first, last in runs]
+    if lexicon is not None and chars:
+        for start, end, word, likelihood in reversed(lexicon.correct("".join(chars), probs, runs, charset)):
+            share = math.exp(likelihood / len(word))
+            first, last = centres[start], centres[end - 1]
+            spread = [first + (last - first) * k / max(1, len(word) - 1) for k in range(len(word))]
+            chars[start:end], confidences[start:end], centres[start:end] = list(word), [share] * len(word), spread
+    return "".join(chars), tuple(confidences), tuple(centres)
 
 
 def decode_attention(probs: np.ndarray, charset: str) -> tuple[str, tuple[float, ...], float]:
@@ -237,8 +253,10 @@ def load_config(model_path: str | Path) -> RecognizerConfig:
 class Recognizer:
     """A recognizer ONNX model with its config; ``read(crops)`` gives one :class:`Reading` per crop."""
 
-    def __init__(self, model_path: str | Path, runtime_config: RuntimeConfig = RuntimeConfig()) -> None:
-        """``model_path``: an ``.onnx`` file with its ``.json`` config beside it, or a model name in the weights folder."""
+    def __init__(self, model_path: str | Path, runtime_config: RuntimeConfig = RuntimeConfig(),
+                 lexicon: Lexicon | None = None) -> None:
+        """``model_path``: an ``.onnx`` file with its ``.json`` config beside it, or a model name in the weights
+        folder; ``lexicon`` corrects near-miss words of CTC models."""
         model_path = resolve_model(model_path)
         if not model_path.is_file():
             raise EngineError(f"recognizer model not found: {model_path} (run `ocr models`, or give an .onnx path)")
@@ -248,10 +266,21 @@ class Recognizer:
         self.session = Session(model_path, runtime_config)
         self.min_width = self.config.img_height // 2
         self.attention = self.config.prediction == "Attn"
+        self.lexicon = lexicon
 
     def read(self, crops: Sequence[np.ndarray]) -> list[Reading]:
         """Read each crop (uint8 gray or RGB, one word or line) into text with confidences."""
-        prepared = [self._windows(crop) for crop in crops]
+        grays = [to_gray(crop) for crop in crops]
+        tall = [i for i, g in enumerate(grays) if g.size and g.shape[0] > UPRIGHT_RATIO * g.shape[1]]
+        readings = self._read_gray(grays + [np.ascontiguousarray(np.rot90(grays[i], k)) for i in tall for k in (1, -1)])
+        for n, i in enumerate(tall):
+            turned = max(readings[len(grays) + 2 * n : len(grays) + 2 * n + 2], key=lambda r: r.confidence)
+            if len(turned.text.strip()) >= 2 and turned.confidence > readings[i].confidence:
+                readings[i] = replace(turned, positions=())
+        return readings[: len(grays)]
+
+    def _read_gray(self, grays: Sequence[np.ndarray]) -> list[Reading]:
+        prepared = [self._windows(gray) for gray in grays]
         decoded = iter(self._decode([image for _, images in prepared for image in images]))
         readings = []
         for ranges, images in prepared:
@@ -268,10 +297,9 @@ class Recognizer:
                 readings.append(Reading(text, word_confidence(confs), confs, positions))
         return readings
 
-    def _windows(self, crop: np.ndarray) -> tuple[list[tuple[int, int]], list[np.ndarray]]:
-        """The crop at model height, as one image (CTC) or overlapping windows (attention),
+    def _windows(self, gray: np.ndarray) -> tuple[list[tuple[int, int]], list[np.ndarray]]:
+        """The gray crop at model height, as one image (CTC) or overlapping windows (attention),
         with their column ranges; nothing for an empty crop."""
-        gray = to_gray(crop)
         if gray.size == 0:
             return [], []
         height = self.config.img_height
@@ -296,7 +324,7 @@ class Recognizer:
                 else:
                     # only the steps that see the image itself, not its padding
                     steps = min(probs.shape[1], math.ceil(probs.shape[1] * widths[i] / width) + 1)
-                    text, confs, centres = decode_ctc(probs[row, :steps], self.config.charset)
+                    text, confs, centres = decode_ctc(probs[row, :steps], self.config.charset, self.lexicon)
                     columns_per_step = width / probs.shape[1]
                     positions = tuple(min(1.0, c * columns_per_step / widths[i]) for c in centres)
                     results[i] = (text, confs, 1.0, positions)

@@ -53,18 +53,24 @@ class _Seeded:
 
 
 class SynthSource(_Seeded):
-    """Rendered strings of ``kind`` ``word`` or ``line``."""
+    """Rendered strings of ``kind`` ``word`` or ``line``; a ``context`` fraction of words is printed
+    between neighbouring words, whose edges may show in the crop (as in word boxes cut from pages)."""
 
-    def __init__(self, sampler: TextSampler, renderer: Renderer, kind: str, seed: int) -> None:
+    def __init__(self, sampler: TextSampler, renderer: Renderer, kind: str, seed: int, context: float = 0.0) -> None:
         super().__init__(seed)
-        self.sampler, self.renderer, self.kind = sampler, renderer, kind
+        self.sampler, self.renderer, self.kind, self.context = sampler, renderer, kind, context
         # The sampler and renderer draw from this source's generators, so one state covers all.
         sampler.rng = renderer.rng = self.rng
         renderer.np_rng = self.np_rng
 
     def __call__(self) -> Sample:
         text = self.sampler(self.kind)
-        return Sample(self.renderer(text), text)
+        left = right = ""
+        if self.rng.random() < self.context:
+            side = self.rng.random()
+            left = self.sampler("word") if side < 0.7 else ""
+            right = self.sampler("word") if side > 0.3 else ""
+        return Sample(self.renderer(text, left, right), text)
 
 
 class LineSource(_Seeded):

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 
+from ocr.io.files import replacing
 from ocr.nets.lite_craft import LiteCraft
 
 from .detector_data import MapSample, load_teacher_sample, normalize
@@ -123,9 +124,7 @@ class SamplePool:
 
     def rescan(self) -> None:
         """Pick up teacher maps written since the last scan (the cache may still be filling)."""
-        self.teacher_files = sorted(
-            p for d in self.config.teacher_dirs for p in Path(d).glob("*.npz") if not p.name.endswith(".partial.npz")
-        )
+        self.teacher_files = sorted(p for d in self.config.teacher_dirs for p in Path(d).glob("*.npz"))
 
     def _page(self) -> tuple[MapSample, bool]:
         if self.teacher_files and self.rng.random() >= self.config.synthetic_fraction:
@@ -241,9 +240,8 @@ def train(
             "elapsed": elapsed + time.perf_counter() - started, "config": asdict(config),
             "rng": _rng_state(rng, synth_rngs),
         }
-        partial = out_dir / "last.pt.partial"
-        torch.save(state, partial)
-        partial.replace(out_dir / "last.pt")
+        with replacing(out_dir / "last.pt") as temp:
+            torch.save(state, temp)
 
     started = time.perf_counter()
     last_save = started

@@ -17,6 +17,7 @@ import numpy as np
 
 from ocr import datasets
 from ocr.detection.preprocess import IMAGENET_MEAN, IMAGENET_STD, STRIDE, target_scale
+from ocr.io.files import replacing
 
 MEAN = IMAGENET_MEAN * 255.0
 STD = IMAGENET_STD * 255.0
@@ -83,11 +84,10 @@ def cache_teacher_maps(
         canvas = to_canvas(image, ratio)
         (maps,) = session.run(None, {session.get_inputs()[0].name: normalize(canvas[None])})
         quantized = (np.clip(maps[0], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-        partial = target.with_suffix(".partial.npz")
-        np.savez_compressed(
-            partial, region=quantized[0], affinity=quantized[1], ratio=np.float32(ratio), image=str(sample.image)
-        )
-        partial.replace(target)
+        with replacing(target) as temp, temp.open("xb") as stream:
+            np.savez_compressed(
+                stream, region=quantized[0], affinity=quantized[1], ratio=np.float32(ratio), image=str(sample.image)
+            )
         written += 1
         print(json.dumps({"page": sample.image.name, "seconds": round(time.perf_counter() - started, 2)}), flush=True)
     return written

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ocr.detection.preprocess import prepare
+from ocr.io.files import replacing
 from ocr.nets.export import export_detector
 from ocr.nets.lite_craft import count_parameters
 
@@ -89,15 +90,14 @@ def quantize_int8(fp32: Path, int8: Path, pages: list[np.ndarray]) -> None:
         def get_next(self) -> dict | None:
             return next(self.feeds, None)
 
-    partial = int8.with_name(int8.name + ".partial")
     optimized = int8.with_name(int8.name + ".optimized")  # onnxruntime's graph pre-processing
     try:
-        quant_pre_process(str(fp32), str(optimized), skip_symbolic_shape=True)
-        quantize_static(str(optimized), str(partial), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        with replacing(int8) as temp:
+            quant_pre_process(str(fp32), str(optimized), skip_symbolic_shape=True)
+            quantize_static(str(optimized), str(temp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                            reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     finally:
         optimized.unlink(missing_ok=True)
-    partial.replace(int8)
 
 
 def _file_entry(path: Path) -> dict:

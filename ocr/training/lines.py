@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from ocr.datasets import iter_samples
+from ocr.io.files import write_atomic
 
 MARGIN = 0.35
 
@@ -61,11 +62,7 @@ def cached_lines(folder: str | Path, cache: str | Path) -> list[LineCrop]:
         with cache.open("rb") as fh:
             return pickle.load(fh)
     crops = cut_lines(folder)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
-    with tmp.open("wb") as fh:
-        pickle.dump(crops, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(cache)
+    write_atomic(cache, pickle.dumps(crops, protocol=pickle.HIGHEST_PROTOCOL))
     return crops
 
 

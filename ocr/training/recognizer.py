@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from ..eval.metrics import edit_distance
+from ..io.files import replacing, write_atomic
 from ..charset import BLANK, CHARSET, EASYOCR_ENGLISH_G2
 from ..nets.recognizer import TextRecognizer, build_model, load_english_g2
 from ..recognition.config import RecognizerConfig
@@ -61,7 +62,8 @@ class TrainConfig:
     columns: int = 4096
     max_batch: int = 64
     max_width: int = 1024
-    mix: dict[str, float] = field(default_factory=lambda: {"sroie": 0.45, "synth_word": 0.3, "synth_line": 0.25})
+    context: float = 0.4
+    mix: dict[str, float] = field(default_factory=lambda: {"sroie": 0.4, "synth_word": 0.4, "synth_line": 0.2})
     freeze: int = 0
     frozen_bn: bool = False
     teacher: str | None = None
@@ -281,10 +283,7 @@ def teacher_labels(model: TextRecognizer, crops: Sequence[LineCrop], cache: Path
             done += len(batch)
             if progress is not None and done // every > (done - len(batch)) // every:
                 progress(done, len(crops))
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
-    tmp.write_text(json.dumps(labels, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(cache)
+    write_atomic(cache, json.dumps(labels, ensure_ascii=False))
     return labels
 
 
@@ -335,7 +334,7 @@ def build_data(cfg: TrainConfig, words: list[tuple[str, int]] | None = None, fon
         "sroie": LineSource(train_crops, rc.img_height, seed + 1, rc.charset, caseless=True, max_width=cfg.max_width,
                             exact=exact),
         "synth_word": SynthSource(TextSampler(words, rc.charset), Renderer(fonts, rc.img_height, max_width=cfg.max_width),
-                                  "word", seed + 2),
+                                  "word", seed + 2, context=cfg.context),
         "synth_line": SynthSource(TextSampler(words, rc.charset), Renderer(fonts, rc.img_height, max_width=cfg.max_width),
                                   "line", seed + 3),
     }
@@ -422,9 +421,8 @@ def _set_train_mode(model: TextRecognizer, frozen_bn: bool) -> None:
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    with replacing(path) as temp:
+        torch.save(obj, temp)
 
 
 class Logger:

@@ -1,7 +1,8 @@
 """Synthetic text images: render a string with a random installed font, then degrade it.
 
-Degradations: paper colours, gradients and textures, light-on-dark, shadows, underlines,
-slight rotation and perspective, blur, noise, low resolution, JPEG, tight or loose crops.
+Degradations: paper colours, gradients and textures, light-on-dark, shadows, form rules,
+neighbouring words at the crop's edges, slight rotation and perspective, blur, noise, low
+resolution, JPEG, tight or loose crops.
 Output is a grayscale crop scaled to the recognizer's input height.
 """
 
@@ -69,38 +70,49 @@ class Renderer:
                 return path
         return path
 
-    def __call__(self, text: str) -> np.ndarray:
-        """A degraded grayscale uint8 image of ``text``, ``height`` rows high."""
+    def __call__(self, text: str, left: str = "", right: str = "") -> np.ndarray:
+        """A degraded grayscale uint8 image of ``text``, ``height`` rows high. ``left`` and ``right`` are
+        neighbouring words printed a space away: the crop is cut around ``text``, so their ink may
+        show at its edges, as in word boxes cut from a page."""
         rng = self.rng
         size = rng.randint(18, 44)
-        font = _font(self.font_for(text), size)
+        font = _font(self.font_for(left + text + right), size)
         ink, paper = self._colours()
-        x0, y0, x1, y1 = font.getbbox(text)
+        prefix = f"{left} " if left else ""
+        full = prefix + text + (f" {right}" if right else "")
+        x0, y0, x1, y1 = font.getbbox(full)
         spacing = rng.choice((0, 0, 0, 0, 1, 2, -1)) if rng.random() < 0.3 else 0
-        tw = x1 - x0 + max(spacing, 0) * len(text) + 2
+        tw = x1 - x0 + max(spacing, 0) * len(full) + 2
         th = max(y1 - y0, 1)
         pad_x, pad_y = int(size * rng.uniform(0.1, 0.6)), int(size * rng.uniform(0.1, 0.5))
         canvas = Image.new("L", (tw + 2 * pad_x, th + 2 * pad_y), 0)
         draw = ImageDraw.Draw(canvas)
         if spacing:
             x = pad_x - x0
-            for ch in text:
+            for ch in full:
                 draw.text((x, pad_y - y0), ch, fill=255, font=font)
                 x += font.getlength(ch) + spacing
         else:
-            draw.text((pad_x - x0, pad_y - y0), text, fill=255, font=font)
-        if rng.random() < 0.07:
-            base = pad_y + th + max(1, size // 12)
-            draw.line((pad_x, base, pad_x + tw, base), fill=255, width=max(1, size // 16))
+            draw.text((pad_x - x0, pad_y - y0), full, fill=255, font=font)
+        start = pad_x - x0 + font.getlength(prefix) + spacing * len(prefix)
+        span = (start, start + font.getlength(text) + spacing * len(text))
         mask = np.asarray(canvas, dtype=np.float32) / 255.0
         if rng.random() < 0.15:
             k = 2 if rng.random() < 0.7 else 3
             op = cv2.dilate if rng.random() < 0.5 else cv2.erode
             mask = op(mask, np.ones((k, k), np.uint8))
-        mask = self._geometry(mask)
-        img = self._background(mask.shape) * (1 - mask) + ink * mask
+        rules = self._rules(mask.shape, span, (pad_y, pad_y + th), size)
+        matrix, out_size = self._geometry(mask.shape)
+        if matrix is not None:
+            mask = cv2.warpPerspective(mask, matrix, out_size, flags=cv2.INTER_LINEAR)
+            rules = cv2.warpPerspective(rules, matrix, out_size, flags=cv2.INTER_LINEAR)
+            corners = np.float32([[[span[0], 0], [span[1], 0], [span[0], canvas.height], [span[1], canvas.height]]])
+            xs = cv2.perspectiveTransform(corners, matrix)[0, :, 0]
+            span = (float(xs.min()), float(xs.max()))
+        ink_mask = np.maximum(mask, rules)
+        img = self._background(mask.shape) * (1 - ink_mask) + ink * ink_mask
         img = self._shadow(img)
-        img = self._crop(img, mask)
+        img = self._crop(img, mask, span, loose=bool(left or right))
         return degrade(img, self.height, self.rng, self.np_rng, self.max_width)
 
     def _colours(self) -> tuple[float, float]:
@@ -130,11 +142,32 @@ class Renderer:
             bg[y : y + rng.randint(1, 2)] -= rng.uniform(40, 120)
         return bg
 
-    def _geometry(self, mask: np.ndarray) -> np.ndarray:
+    def _rules(self, shape: tuple[int, int], span: tuple[float, float], rows: tuple[int, int], size: int) -> np.ndarray:
+        """Form rules near the text: an underline, a line above, or a cell border beside it (often
+        only partly inside the final crop)."""
         rng = self.rng
-        h, w = mask.shape
+        rules = np.zeros(shape, np.float32)
+        h, w = shape
+        width = max(1, size // rng.choice((10, 14, 18)))
+        if rng.random() < 0.1:
+            y = min(h - 1, rows[1] + rng.randint(1, max(1, size // 6)))
+            rules[y : y + width] = 1.0
+        if rng.random() < 0.05:
+            y = max(0, rows[0] - rng.randint(1, max(1, size // 5)))
+            rules[max(0, y - width) : y] = 1.0
+        if rng.random() < 0.08:
+            gap = rng.randint(1, max(1, size // 3))
+            x = int(span[0]) - gap if rng.random() < 0.5 else int(span[1]) + gap
+            x = min(max(x, 0), w - width)
+            rules[:, x : x + width] = 1.0
+        return rules
+
+    def _geometry(self, shape: tuple[int, int]) -> tuple[np.ndarray | None, tuple[int, int]]:
+        """A random slight perspective, shear and rotation (half the time none): its matrix and output size."""
+        rng = self.rng
+        h, w = shape
         if rng.random() < 0.5:
-            return mask
+            return None, (w, h)
         src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
         shear = rng.uniform(-0.25, 0.25) * h if rng.random() < 0.3 else 0.0
         jitter = h * 0.08
@@ -145,9 +178,8 @@ class Renderer:
         centre = np.float32([w / 2, h / 2])
         dst = (dst - centre) @ np.float32([[c, -s], [s, c]]).T + centre
         dst -= dst.min(axis=0)
-        out_w, out_h = int(np.ceil(dst[:, 0].max())) + 1, int(np.ceil(dst[:, 1].max())) + 1
-        matrix = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
-        return cv2.warpPerspective(mask, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR)
+        out_size = (int(np.ceil(dst[:, 0].max())) + 1, int(np.ceil(dst[:, 1].max())) + 1)
+        return cv2.getPerspectiveTransform(src, dst.astype(np.float32)), out_size
 
     def _shadow(self, img: np.ndarray) -> np.ndarray:
         rng = self.rng
@@ -159,17 +191,25 @@ class Renderer:
         shade = 1 - rng.uniform(0.2, 0.5) / (1 + np.exp(-(x - edge) * rng.uniform(5, 30)))
         return img * shade
 
-    def _crop(self, img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def _crop(self, img: np.ndarray, mask: np.ndarray, span: tuple[float, float], loose: bool) -> np.ndarray:
+        """Cut around the text's ink within the columns ``span``, with random margins (``loose``: wider
+        side margins, reaching into the neighbours)."""
         rng = self.rng
-        ys, xs = np.nonzero(mask > 0.2)
+        lo = max(0, int(span[0]))
+        ys, xs = np.nonzero(mask[:, lo : max(lo + 1, int(np.ceil(span[1])))] > 0.2)
         if ys.size == 0:
             return img
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, lo + xs.min(), lo + xs.max() + 1
         th = y1 - y0
-        def margin() -> int:
+
+        def margin(side: bool = False) -> int:
+            if side and loose:
+                return int(th * rng.uniform(0.0, 0.6))
             return int(th * (rng.uniform(-0.04, 0.08) if rng.random() < 0.3 else rng.uniform(0.05, 0.4)))
+
         h, w = img.shape
-        return img[max(0, y0 - margin()) : min(h, y1 + margin()), max(0, x0 - margin()) : min(w, x1 + margin())]
+        return img[max(0, y0 - margin()) : min(h, y1 + margin()),
+                   max(0, x0 - margin(True)) : min(w, x1 + margin(True))]
 
 
 def degrade(img: np.ndarray, height: int, rng: random.Random, np_rng: np.random.Generator,

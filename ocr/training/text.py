@@ -75,6 +75,27 @@ def cached_words(cache: str | Path, roots: Iterable[str | Path] = DEFAULT_CORPUS
     return words
 
 
+SHORT_WORDS = frozenset("a i am an as at be by do go he if in is it me my no of oh ok on or so to up us we".split())
+"""The only words of one or two letters kept in the lexicon (dictionaries list every letter and many abbreviations)."""
+
+
+def build_lexicon(dictionary: str | Path, counts: Iterable[tuple[str, int]], out: str | Path,
+                  min_corpus_count: int = 200) -> int:
+    """Write the lexicon for CTC word correction (``ocr.recognition.lexicon``) as gzipped ``word<TAB>count``
+    lines, most frequent first: the alphabetic words of ``dictionary`` (one per line, such as Debian's
+    wamerican) and corpus words seen at least ``min_corpus_count`` times, lower case, with their corpus
+    counts. Returns the number of words."""
+    corpus = dict(counts)
+    words = {w.strip().lower() for w in Path(dictionary).read_text(encoding="utf-8").splitlines() if w.strip().isalpha()}
+    words |= {w for w, n in corpus.items() if n >= min_corpus_count and w.isalpha()}
+    words = {w for w in words if len(w) > 2 or w in SHORT_WORDS}
+    rows = sorted(words, key=lambda w: (-corpus.get(w, 0), w))
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(out, "wt", encoding="utf-8") as stream:
+        stream.writelines(f"{w}\t{corpus.get(w, 0)}\n" for w in rows)
+    return len(rows)
+
+
 class TextSampler:
     """Draws training strings: single tokens (``word``) or short lines (``line``) over a charset."""
 
