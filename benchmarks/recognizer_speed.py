@@ -3,8 +3,10 @@
 The whole predictor is timed: pre-processing, batching, the model and decoding, on 1,000
 rendered word crops (3–12 characters, 20–40 px high) handed over in calls of 250, about a
 dense page. Reports wall-clock crops/s and crops per CPU-second (on a shared machine the
-latter is what an idle core would do with one thread).
-Usage: python benchmarks/recognizer_speed.py [--models english_g2 weights/x.onnx] [--threads 1 2] [--lines]
+latter is what an idle core would do with one thread). With ``--lexicon`` each model is
+also timed with word-list correction (the crops are random strings, so every word is
+looked up: the worst case).
+Usage: python benchmarks/recognizer_speed.py [--models english_g2 weights/x.onnx] [--threads 1 2] [--lines] [--lexicon]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ocr.errors import EngineError
 from ocr.models import weights_dir
 from ocr.recognition import Recognizer
+from ocr.recognition.lexicon import Lexicon
 from ocr.recognition.predictor import load_config
 from ocr.runtime import RuntimeConfig
 
@@ -78,17 +81,21 @@ def main() -> None:
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--lines", action="store_true", help="text lines of 4–10 words instead of single words")
+    parser.add_argument("--lexicon", action="store_true", help="also time each model with the word list lexicon_en")
     args = parser.parse_args()
     models = args.models or installed_recognizers()
     images = crops(args.count, args.lines)
     kind = "lines" if args.lines else "word crops"
     print(f"{len(images)} rendered {kind}, calls of {CALL}; load average {os.getloadavg()[0]:.1f}")
     print(f"{'model':<32} {'threads':>7} {'crops/s':>9} {'crops/CPU-s':>12}")
+    lexicons = [None, Lexicon.load()] if args.lexicon else [None]
     for name in models:
         for threads in args.threads:
-            recognizer = Recognizer(name, RuntimeConfig(intra_op_threads=threads))
-            wall, cpu = rate(recognizer, images)
-            print(f"{name:<32} {threads:>7} {wall:>9.0f} {cpu:>12.0f}")
+            for lexicon in lexicons:
+                recognizer = Recognizer(name, RuntimeConfig(intra_op_threads=threads), lexicon)
+                wall, cpu = rate(recognizer, images)
+                label = name + ("+lexicon" if lexicon else "")
+                print(f"{label:<32} {threads:>7} {wall:>9.0f} {cpu:>12.0f}")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ lower case; built by ``ocr train lexicon``)."""
 ALTERNATIVES = 3
 """Runner-up classes tried in place of each character."""
 
+PAIRED = 10
+"""Two edits are tried together only among this many most plausible single edits."""
+
 MIN_INSERT = 0.02
 """A character is tried between two others when the model gave it at least this probability there."""
 
@@ -71,24 +74,27 @@ class Lexicon:
         classes) ``probs`` whose characters span the steps ``runs`` (first, last): for each changed
         word, its character range in ``text``, its new spelling and that spelling's CTC log-probability
         (ignoring case, as the whole comparison does; the case follows the reading's)."""
-        fold, group_of, letters = _case_fold(charset)
-        folded = np.log(np.maximum(probs @ fold, 1e-30))
-        index = {c: i + 1 for i, c in enumerate(charset)}
-        groups = [group_of[index[c]] for c in text]
+        members, group_of, letters, index = _case_fold(charset)
         changes = []
         start = 0
         while start < len(text):
             end = text.find(" ", start)
             end = len(text) if end < 0 else end
-            if end > start:
+            if end > start and self._doubtful(text[start:end]):
                 first = runs[start - 1][1] + 1 if start > 0 else 0
                 last = runs[end][0] if end < len(text) else len(probs)
-                found = self._word(text[start:end], groups[start:end], runs[start:end], folded[first:last], first,
-                                   letters, index)
+                found = self._word(text[start:end], [group_of[index[c]] for c in text[start:end]], runs[start:end],
+                                   _folded_log_probs(probs[first:last], members), first, letters, index)
                 if found is not None:
                     changes.append((start, end, *found))
             start = end + 1
         return changes
+
+    def _doubtful(self, word: str) -> bool:
+        """Whether ``word`` is worth correcting: two letters or more, more letters than digits, not listed."""
+        core = _core(word)
+        alphabetic = sum(c.isalpha() for c in core)
+        return alphabetic >= 2 and alphabetic > sum(c.isdigit() for c in core) and core not in self
 
     def _word(self, text: str, groups: list[int], runs: Sequence[tuple[int, int]], window: np.ndarray, offset: int,
               letters: str, index: dict[str, int]) -> tuple[str, float] | None:
@@ -97,9 +103,6 @@ class Lexicon:
         lead = len(text) - len(text.lstrip(_PUNCTUATION))
         trail = len(text.rstrip(_PUNCTUATION))
         core = text[lead:trail]
-        alphabetic = sum(c.isalpha() for c in core)
-        if alphabetic < 2 or alphabetic <= sum(c.isdigit() for c in core) or core in self:
-            return None
         space = letters.find(" ")
         edits = _edits(groups[lead:trail], runs[lead:trail], window, offset, space)
         best: tuple[float, str, float] | None = None
@@ -120,6 +123,11 @@ class Lexicon:
 _PUNCTUATION = "".join(chr(c) for c in range(33, 127) if not chr(c).isalnum()) + "‘’“”–—•"
 
 
+def _core(word: str) -> str:
+    """``word`` without its leading and trailing punctuation."""
+    return word.strip(_PUNCTUATION)
+
+
 def lexicon_path(name_or_path: str | Path) -> Path:
     """The file of a word list given by path or by name in the weights folder."""
     path = Path(name_or_path)
@@ -127,9 +135,10 @@ def lexicon_path(name_or_path: str | Path) -> Path:
 
 
 @lru_cache(maxsize=8)
-def _case_fold(charset: str) -> tuple[np.ndarray, list[int], str]:
-    """A (classes × groups) 0/1 matrix joining each letter's two cases (group 0 is blank), each class's
-    group, and each group's character (lower case)."""
+def _case_fold(charset: str) -> tuple[np.ndarray, list[int], str, dict[str, int]]:
+    """Case folding of ``charset``'s classes (blank is class 0): a (2, groups) array of the classes
+    each group sums (the second is ``len(charset) + 1``, a zero column, for a group of one), each
+    class's group, each group's character (lower case, blank as NUL) and each character's class."""
     letters = ["\0"]
     group_of = [0]
     for char in charset:
@@ -137,9 +146,16 @@ def _case_fold(charset: str) -> tuple[np.ndarray, list[int], str]:
         if key not in letters:
             letters.append(key)
         group_of.append(letters.index(key))
-    fold = np.zeros((len(charset) + 1, len(letters)), dtype=np.float32)
-    fold[np.arange(len(group_of)), group_of] = 1.0
-    return fold, group_of, "".join(letters)
+    members = np.full((2, len(letters)), len(charset) + 1)
+    for cls, group in enumerate(group_of):
+        members[0 if members[0, group] > len(charset) else 1, group] = cls
+    return members, group_of, "".join(letters), {c: i + 1 for i, c in enumerate(charset)}
+
+
+def _folded_log_probs(probs: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Log-probabilities of the case groups: the sum of each group's classes (elementwise, no BLAS)."""
+    padded = np.concatenate([probs, np.zeros((len(probs), 1), probs.dtype)], axis=1)
+    return np.log(np.maximum(padded[:, members[0]] + padded[:, members[1]], 1e-30))
 
 
 def _group(char: str, letters: str) -> int:
@@ -164,18 +180,19 @@ Edit = tuple[str, int, int]
 
 def _edits(labels: list[int], runs: Sequence[tuple[int, int]], window: np.ndarray, offset: int, space: int
            ) -> list[Edit]:
-    """Single edits the model finds plausible, within the frames of ``window`` (which starts at step ``offset``;
-    ``space``: the class never inserted or swapped in, -1 for none)."""
-    edits: list[Edit] = []
+    """Single edits the model finds plausible within the frames of ``window`` (which starts at step ``offset``;
+    ``space``: the class never inserted or swapped in, -1 for none), most plausible first: a swap or an
+    insertion by the log-probability of its character there, a deletion by that of blank."""
+    scored: list[tuple[float, Edit]] = []
     steps = len(window)
     for i, (label, (a, b)) in enumerate(zip(labels, runs)):
         frames = window[max(0, a - offset - 1) : min(steps, b - offset + 2)]
         peak = frames.max(axis=0)
+        scored.append((float(window[max(0, a - offset) : b - offset + 1, BLANK].max()), ("del", i, 0)))
         peak[[BLANK, label]] = -np.inf
         if space >= 0:
             peak[space] = -np.inf
-        edits += [("sub", i, int(c)) for c in np.argsort(peak)[::-1][:ALTERNATIVES]]
-        edits.append(("del", i, 0))
+        scored += [(float(peak[c]), ("sub", i, int(c))) for c in np.argsort(peak)[::-1][:ALTERNATIVES]]
     bounds = [0] + [b - offset + 1 for _, b in runs]
     ends = [a - offset for a, _ in runs] + [steps]
     for i, (a, b) in enumerate(zip(bounds, ends)):
@@ -187,13 +204,15 @@ def _edits(labels: list[int], runs: Sequence[tuple[int, int]], window: np.ndarra
             peak[space] = -np.inf
         best = int(peak.argmax())
         if peak[best] >= math.log(MIN_INSERT):
-            edits.append(("ins", i, best))
-    return edits
+            scored.append((float(peak[best]), ("ins", i, best)))
+    scored.sort(key=lambda item: -item[0])
+    return [edit for _, edit in scored]
 
 
 def _pairs(edits: list[Edit]):
-    """Pairs of edits at different positions (an insertion and an edit of the next character may pair)."""
-    for one, two in itertools.combinations(edits, 2):
+    """Pairs of the :data:`PAIRED` most plausible edits at different positions (an insertion and an edit
+    of the next character may pair)."""
+    for one, two in itertools.combinations(edits[:PAIRED], 2):
         if one[1] != two[1] or (one[0] == "ins") != (two[0] == "ins"):
             yield one, two
 
