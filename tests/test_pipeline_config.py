@@ -24,6 +24,8 @@ def test_layers_override_in_order(tmp_path: Path) -> None:
     assert loaded.fallback_threshold == 0.7  # environment over file
     assert loaded.threads == 1  # flag over environment
     assert loaded.cloud_language_hints == ("en", "fr")
+    assert loaded.lexicon == "lexicon_en"
+    assert load_pipeline_config(environ={"OCR_LEXICON": ""}).lexicon is None  # an empty setting turns the word list off
 
 
 def test_config_file_from_environment_and_yaml_with_pipeline_table(tmp_path: Path) -> None:
