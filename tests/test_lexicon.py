@@ -50,7 +50,8 @@ def test_a_near_miss_becomes_the_listed_word_the_model_nearly_read() -> None:
     text, confidences, positions = decode_ctc(frames("tbe", {1: "h"}), CHARSET, WORDS)
     assert text == "the"
     probability = math.exp(ctc_log_likelihood(np.log(frames("the", {1: "b"}, 0.7)), [CHARSET.index(c) + 1 for c in "the"]))
-    assert math.prod(confidences) == pytest.approx(probability, rel=1e-2)  # its CTC probability (either case)
+    odds = probability * math.exp(WORDS.bonus("the"))
+    assert math.prod(confidences) == pytest.approx(odds / (1 + odds), rel=1e-2)  # the posterior of the listed word
     assert len(positions) == 3 and positions[0] < positions[1] < positions[2]
     # case follows the reading, punctuation around the word stays
     assert decode_ctc(frames("TBE.", {1: "h"}), CHARSET, WORDS)[0] == "THE."

