@@ -633,17 +633,17 @@ def train_recognizer(config_name: str, init: str | None, teacher: str | None, st
 @train.command(name="lexicon")
 @click.option("--dictionary", type=click.Path(exists=True, dir_okay=False), default="/usr/share/dict/words",
               show_default=True, help="A word per line (Debian: apt-get install wamerican).")
-@click.option("--words", type=click.Path(dir_okay=False), default="/work/runs/cache/words.tsv", show_default=True,
-              help="Corpus word counts (built from offline docs on first use).")
+@click.option("--words", type=click.Path(dir_okay=False), default=None,
+              help="Corpus word counts, built from offline docs on first use [/work/runs/cache/words.tsv].")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output [weights/lexicon_en.tsv.gz].")
-def train_lexicon(dictionary: str, words: str, out: str | None) -> None:
+def train_lexicon(dictionary: str, words: str | None, out: str | None) -> None:
     """Build the English word list that corrects near-miss readings of CTC recognizers."""
     from ocr.models import weights_dir
     from ocr.recognition.lexicon import LEXICON
-    from ocr.training.text import build_lexicon, cached_words
+    from ocr.training.text import DEFAULT_WORDS, build_lexicon, cached_words
 
     target = out or str(weights_dir() / f"{LEXICON}.tsv.gz")
-    click.echo(f"{build_lexicon(dictionary, cached_words(words), target)} words -> {target}")
+    click.echo(f"{build_lexicon(dictionary, cached_words(words or DEFAULT_WORDS), target)} words -> {target}")
 
 
 @train.command(name="detector")
@@ -676,7 +676,8 @@ def train_detector(steps: int, minutes: float | None, out: str | None, resume: b
 
     from ocr.models import weights_dir as default_weights
     from ocr.training.detector import TrainConfig
-    from ocr.training.detector_job import DEFAULT_CACHE, DEFAULT_RUN, DEFAULT_SETS, DEFAULT_WORDS, run
+    from ocr.training.detector_job import DEFAULT_CACHE, DEFAULT_RUN, DEFAULT_SETS, run
+    from ocr.training.text import DEFAULT_WORDS
 
     if crop % 32:
         raise click.UsageError("--crop must be a multiple of 32")

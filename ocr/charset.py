@@ -30,3 +30,17 @@ def encode(text: str, charset: str) -> list[int]:
     if missing:
         raise ValueError(f"characters outside the charset: {''.join(missing)!r}")
     return [index[c] for c in text]
+
+
+def case_folding(charset: str) -> tuple[list[int], str]:
+    """Letter case folded out of ``charset``'s classes: each class's group (blank is class and group 0;
+    a letter's two cases share a group) and each group's character (the lower case; NUL for blank)."""
+    keys = ["\0"]
+    groups = [BLANK]
+    for char in charset:
+        lower = char.lower()
+        key = lower if len(lower) == 1 and lower in charset else char
+        if key not in keys:
+            keys.append(key)
+        groups.append(keys.index(key))
+    return groups, "".join(keys)

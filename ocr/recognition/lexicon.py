@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..charset import BLANK
+from ..charset import BLANK, case_folding
 from ..errors import EngineError
 from ..models import weights_dir
 
@@ -77,7 +77,7 @@ class Lexicon:
         classes) ``probs`` whose characters span the steps ``runs`` (first, last): for each changed
         word, its character range in ``text``, its new spelling and that spelling's confidence (its
         posterior; probabilities ignore case, the case follows the reading's)."""
-        members, group_of, letters, index = _case_fold(charset)
+        members = _case_fold(charset)[0]
         changes = []
         start = 0
         while start < len(text):
@@ -86,8 +86,8 @@ class Lexicon:
             if end > start and self._doubtful(text[start:end]):
                 first = runs[start - 1][1] + 1 if start > 0 else 0
                 last = runs[end][0] if end < len(text) else len(probs)
-                found = self._word(text[start:end], [group_of[index[c]] for c in text[start:end]], runs[start:end],
-                                   _folded_log_probs(probs[first:last], members), first, letters, index)
+                found = self._word(text[start:end], runs[start:end], _folded_log_probs(probs[first:last], members),
+                                   first, charset)
                 if found is not None:
                     changes.append((start, end, *found))
             start = end + 1
@@ -99,10 +99,12 @@ class Lexicon:
         alphabetic = sum(c.isalpha() for c in core)
         return alphabetic >= 2 and alphabetic > sum(c.isdigit() for c in core) and core not in self
 
-    def _word(self, text: str, groups: list[int], runs: Sequence[tuple[int, int]], window: np.ndarray, offset: int,
-              letters: str, index: dict[str, int]) -> tuple[str, float] | None:
-        """A better spelling of one word (``groups``: its case-folded classes, named by ``letters``) read
-        over ``window`` (which starts at step ``offset``), and its confidence; or None."""
+    def _word(self, text: str, runs: Sequence[tuple[int, int]], window: np.ndarray, offset: int, charset: str
+              ) -> tuple[str, float] | None:
+        """A better spelling of one word read over ``window`` (case-folded log-probabilities, starting
+        at step ``offset``), and its confidence; or None."""
+        _, group_of, letters, index = _case_fold(charset)
+        groups = [group_of[index[c]] for c in text]
         lead = len(text) - len(text.lstrip(_PUNCTUATION))
         trail = len(text.rstrip(_PUNCTUATION))
         core = text[lead:trail]
@@ -115,7 +117,7 @@ class Lexicon:
             if word in seen or word not in self:
                 continue
             seen.add(word)
-            score = ctc_log_likelihood(window, groups[:lead] + [_group(c, letters) for c in word] + groups[trail:])
+            score = ctc_log_likelihood(window, groups[:lead] + [group_of[index[c]] for c in word] + groups[trail:])
             score += self.bonus(word)
             if best is None or score > best[0]:
                 best = (score, word)
@@ -140,31 +142,20 @@ def lexicon_path(name_or_path: str | Path) -> Path:
 
 @lru_cache(maxsize=8)
 def _case_fold(charset: str) -> tuple[np.ndarray, list[int], str, dict[str, int]]:
-    """Case folding of ``charset``'s classes (blank is class 0): a (2, groups) array of the classes
-    each group sums (the second is ``len(charset) + 1``, a zero column, for a group of one), each
-    class's group, each group's character (lower case, blank as NUL) and each character's class."""
-    letters = ["\0"]
-    group_of = [0]
-    for char in charset:
-        key = char.lower() if len(char.lower()) == 1 and char.lower() in charset else char
-        if key not in letters:
-            letters.append(key)
-        group_of.append(letters.index(key))
+    """Case folding of ``charset`` (see :func:`ocr.charset.case_folding`): a (2, groups) array of the
+    classes each group sums (the second is ``len(charset) + 1``, a zero column, for a group of one),
+    each class's group, each group's character and each character's class."""
+    group_of, letters = case_folding(charset)
     members = np.full((2, len(letters)), len(charset) + 1)
     for cls, group in enumerate(group_of):
         members[0 if members[0, group] > len(charset) else 1, group] = cls
-    return members, group_of, "".join(letters), {c: i + 1 for i, c in enumerate(charset)}
+    return members, group_of, letters, {c: i + 1 for i, c in enumerate(charset)}
 
 
 def _folded_log_probs(probs: np.ndarray, members: np.ndarray) -> np.ndarray:
     """Log-probabilities of the case groups: the sum of each group's classes (elementwise, no BLAS)."""
     padded = np.concatenate([probs, np.zeros((len(probs), 1), probs.dtype)], axis=1)
     return np.log(np.maximum(padded[:, members[0]] + padded[:, members[1]], 1e-30))
-
-
-def _group(char: str, letters: str) -> int:
-    lower = char.lower()
-    return letters.index(lower if len(lower) == 1 and lower in letters else char)
 
 
 @lru_cache(maxsize=4)
@@ -236,7 +227,7 @@ def _apply(chars: str, edits: Sequence[tuple[str, int, str]]) -> list[tuple[str,
     return out
 
 
-def _recase(original: str, edited: list[tuple[str, int]], charset: dict[str, int]) -> str:
+def _recase(original: str, edited: list[tuple[str, int]], index: dict[str, int]) -> str:
     """The edited word with the case of the reading: a letter put in place of another takes that
     letter's case; an inserted one (or one replacing a non-letter) the case most of the word has."""
     upper = sum(c.isupper() for c in original[1:]) > sum(c.islower() for c in original[1:])
@@ -244,7 +235,7 @@ def _recase(original: str, edited: list[tuple[str, int]], charset: dict[str, int
     for char, source in edited:
         model = original[source] if source >= 0 and original[source].isalpha() else ("A" if upper else "a")
         cased = char.upper() if model.isupper() else char.lower()
-        out.append(cased if cased in charset else char)
+        out.append(cased if cased in index else char)
     return "".join(out)
 
 

@@ -68,7 +68,7 @@ def page_seconds(path: Path, pages: list[np.ndarray], threads: int, canvas_size:
 def calibration_pages(count: int, seed: int) -> list[np.ndarray]:
     """Rendered pages (no external data) to calibrate the int8 activation ranges."""
     from .detector import synthetic_pages
-    from .detector_job import DEFAULT_WORDS
+    from .text import DEFAULT_WORDS
 
     renderer, _ = synthetic_pages(seed, DEFAULT_WORDS, size=(700, 1300))
     return [renderer().image for _ in range(count)]
@@ -92,8 +92,8 @@ def quantize_int8(fp32: Path, int8: Path, pages: list[np.ndarray]) -> None:
 
     optimized = int8.with_name(int8.name + ".optimized")  # onnxruntime's graph pre-processing
     try:
+        quant_pre_process(str(fp32), str(optimized), skip_symbolic_shape=True)
         with replacing(int8) as temp:
-            quant_pre_process(str(fp32), str(optimized), skip_symbolic_shape=True)
             quantize_static(str(optimized), str(temp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                             reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     finally:

@@ -16,7 +16,6 @@ from .detector_data import cache_teacher_maps
 DEFAULT_RUN = Path("/work/runs/detector/student")
 DEFAULT_SETS = ("/work/shared/data/train/sroie_train",)
 DEFAULT_CACHE = Path("/work/runs/detector")
-DEFAULT_WORDS = Path("/work/runs/cache/words.tsv")
 
 
 def command_line() -> str:

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from ..eval.metrics import edit_distance
 from ..io.files import replacing, write_atomic
-from ..charset import BLANK, CHARSET, EASYOCR_ENGLISH_G2
+from ..charset import BLANK, CHARSET, EASYOCR_ENGLISH_G2, case_folding
 from ..nets.recognizer import TextRecognizer, build_model, load_english_g2
 from ..recognition.config import RecognizerConfig
 from .data import LineSource, Mixture, Sample, SynthSource, jitter_crop, resize_to_height, to_tensor, width_batches
@@ -169,20 +169,10 @@ def freeze_prefix(model: TextRecognizer, modules: int) -> None:
 def case_groups(charset: str) -> tuple[torch.Tensor, dict[str, int]]:
     """A (classes × groups) 0/1 matrix joining each upper-case letter with its lower case, and each
     character's group index (blank is group 0)."""
-    group_of: dict[str, int] = {}
-    columns: list[list[int]] = [[BLANK]]
-    for i, char in enumerate(charset, start=1):
-        key = char.lower() if len(char.lower()) == 1 and char.lower() in charset else char
-        if key in group_of:
-            columns[group_of[key]].append(i)
-        else:
-            group_of[key] = len(columns)
-            columns.append([i])
-        group_of[char] = group_of[key]
-    matrix = torch.zeros(len(charset) + 1, len(columns))
-    for g, members in enumerate(columns):
-        matrix[members, g] = 1.0
-    return matrix, group_of
+    groups, keys = case_folding(charset)
+    matrix = torch.zeros(len(charset) + 1, len(keys))
+    matrix[torch.arange(len(groups)), groups] = 1.0
+    return matrix, {char: groups[i] for i, char in enumerate(charset, start=1)}
 
 
 class Criterion:

@@ -20,6 +20,9 @@ _TEXT_SUFFIXES = {".txt", ".md", ".rst", ".py", ".gz", ""}
 DEFAULT_CORPUS_ROOTS = ("/usr/share/doc", "/usr/share/common-licenses", "/usr/share/man/man1")
 """Offline prose on a Debian system: package docs, licences and manual pages."""
 
+DEFAULT_WORDS = Path("/work/runs/cache/words.tsv")
+"""Where :func:`cached_words` keeps the corpus word counts for the detector's pages and the lexicon."""
+
 ACCENTS = {
     "a": "àáâãäå", "e": "èéêë", "i": "ìíîï", "o": "òóôõöø", "u": "ùúûü", "c": "ç", "n": "ñ", "y": "ýÿ",
     "A": "ÀÁÂÃÄÅ", "E": "ÈÉÊË", "I": "ÌÍÎÏ", "O": "ÒÓÔÕÖØ", "U": "ÙÚÛÜ", "C": "Ç", "N": "Ñ", "Y": "Ý",
