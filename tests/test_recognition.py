@@ -15,6 +15,7 @@ from ocr.nets.recognizer import RecognizerConfig, build_model, export_onnx
 from ocr.recognition import Reading, Recognizer
 from ocr.recognition.crops import crop_region
 from ocr.recognition.predictor import (
+    INVERT_BELOW,
     WIDTH_STEP,
     batch_tensor,
     decode_attention,
@@ -205,9 +206,36 @@ def test_attention_model_reads_long_crops_in_windows(tiny_models: dict[str, str]
         return run(batch)
 
     monkeypatch.setattr(recognizer.session, "run", spy)
+    monkeypatch.setattr("ocr.recognition.predictor.INVERT_BELOW", 0.0)  # one reading, not a second inverted one
     recognizer.read([np.full((32, 1000), 128, np.uint8)])
     assert len(widths) == len(split_windows(1000, 96, 64)) > 10
     assert max(widths) <= 96
+
+
+def test_unsure_crops_are_read_again_inverted(tiny_models: dict[str, str], monkeypatch) -> None:
+    """Light text on a dark ground: the inverted reading replaces an unsure one only when more
+    confident, and is then only as sure as the other is wrong; sure readings, and long lines of
+    sure characters, are not read again."""
+    line = "a long line of characters each read at 0.97"
+    readings = {  # gray level of a uniform crop -> what the model reads there
+        40: Reading("Exlt", 0.3, (0.9, 0.5, 0.8, 0.83)), 215: Reading("Exit", 0.95, (0.99, 0.98, 0.99, 0.99)),
+        200: Reading("Total", 0.99, (0.998,) * 5), 55: Reading(line, 0.97 ** len(line), (0.97,) * len(line)),
+        60: Reading("rn", 0.5, (0.7, 0.7)), 195: Reading("m", 0.2, (0.2,)),
+    }
+    seen: list[list[int]] = []
+
+    def read_turned(grays):
+        seen.append([int(g.mean()) for g in grays])
+        return [readings[level] for level in seen[-1]]
+
+    recognizer = Recognizer(tiny_models["None-Mobile-None-CTC"])
+    monkeypatch.setattr(recognizer, "_read_turned", read_turned)
+    crops = [np.full((20, 60), level, np.uint8) for level in (40, 200, 55, 60)]
+    got = recognizer.read(crops)
+    assert [r.text for r in got] == ["Exit", "Total", line, "rn"]
+    assert got[0].confidence == pytest.approx(0.95 * (1 - 0.3))  # right only if the upright reading is wrong
+    assert seen == [[40, 200, 55, 60], [215, 195]]
+    assert readings[55].confidence < 0.3 < INVERT_BELOW  # the line is not judged by its product
 
 
 def test_bad_inputs_and_missing_config(tiny_models: dict[str, str], tmp_path) -> None:

@@ -42,6 +42,13 @@ UPRIGHT_RATIO = 1.5
 (vertical text such as margin stamps); a turned reading of two or more characters replaces
 the upright one when it is more confident."""
 
+INVERT_BELOW = 0.9
+"""Crops whose characters are read with a geometric-mean probability under this (a measure
+that does not fall with the length of a line) are read again with their gray levels
+inverted, for light text on a dark ground. The more confident reading is kept; when the two
+disagree its confidence is that it is right and the other wrong (their product: an honest
+confidence, where the larger of two would be optimistic)."""
+
 
 @dataclass(frozen=True)
 class Reading:
@@ -271,6 +278,17 @@ class Recognizer:
     def read(self, crops: Sequence[np.ndarray]) -> list[Reading]:
         """Read each crop (uint8 gray or RGB, one word or line) into text with confidences."""
         grays = [to_gray(crop) for crop in crops]
+        readings = self._read_turned(grays)
+        unsure = [i for i, r in enumerate(readings) if r.confidence < INVERT_BELOW ** max(1, len(r.text))]
+        for i, inverted in zip(unsure, self._read_turned([255 - grays[i] for i in unsure])):
+            plain = readings[i]
+            if inverted.confidence > plain.confidence:
+                agree = inverted.text == plain.text
+                readings[i] = inverted if agree else replace(inverted, confidence=inverted.confidence * (1 - plain.confidence))
+        return readings
+
+    def _read_turned(self, grays: Sequence[np.ndarray]) -> list[Reading]:
+        """Readings of upright gray crops; tall ones are also read turned either way."""
         tall = [i for i, g in enumerate(grays) if g.size and g.shape[0] > UPRIGHT_RATIO * g.shape[1]]
         readings = self._read_gray(grays + [np.ascontiguousarray(np.rot90(grays[i], k)) for i in tall for k in (1, -1)])
         for n, i in enumerate(tall):
