@@ -8,6 +8,9 @@ greedy or attention greedy until end-of-sequence) with per-character probabiliti
 CTC models read a crop of any width in one pass. Attention models read at most
 ``img_width`` columns at once: wider crops are cut into overlapping windows whose
 readings are merged where they agree, so nothing is silently truncated.
+
+Tall crops are also read turned a quarter each way (``UPRIGHT_RATIO``), and crops read
+unsure again with inverted gray levels (``INVERT_BELOW``); the more confident reading wins.
 """
 
 from __future__ import annotations
