@@ -11,8 +11,10 @@ How the winner is chosen (:func:`choose`), in this order:
 1. **Plausibility**: a reading far too long for its box (more characters than
    :data:`MAX_CHARS_PER_HEIGHT` × width/height + 2) is a lie and cannot win while any
    plausible reading exists; empty readings lose to non-empty ones.
-2. **Agreement**: when two or more engines read the same text, it wins with the
-   noisy-OR of their confidences (1 − Π(1 − cᵢ)), credited to the most confident of them.
+2. **Agreement**: when two or more engines read the same words, letters and digits, they win
+   together with the noisy-OR of their confidences (1 − Π(1 − cᵢ)), in the spelling of the
+   earliest of them in the chain: the recognizer's punctuation, since Tesseract, reading a
+   padded region, often adds marks from neighbouring ink (``‘Equal``, ``| PROPERLY,``).
 3. **Character vote**: when readings have the same length, each position takes the
    character with the highest summed confidence (the neural recognizer's per-character
    probabilities, the other engines' word confidence); the voted text wins when it beats
@@ -94,6 +96,12 @@ def plausible(text: str, polygon: Polygon) -> bool:
     return len(text) <= MAX_CHARS_PER_HEIGHT * max(x1 - x0, height) / height + 2
 
 
+def _letters_and_digits(text: str) -> str:
+    """What two readings must share to agree: their words' letters and digits (the text itself
+    when it has none)."""
+    return " ".join("".join(ch for ch in text if ch.isalnum() or ch.isspace()).split()) or text
+
+
 def _noisy_or(confidences: Sequence[float]) -> float:
     return 1.0 - float(np.prod([1.0 - c for c in confidences]))
 
@@ -120,18 +128,18 @@ def choose(candidates: Sequence[Candidate], polygon: Polygon) -> tuple[Candidate
     pool = [c for c in candidates if c.text and plausible(c.text, polygon)] or [
         c for c in candidates if c.text
     ] or list(candidates)
-    by_text: dict[str, list[Candidate]] = {}
+    by_key: dict[str, list[Candidate]] = {}
     for c in pool:
-        by_text.setdefault(c.text, []).append(c)
-    agreeing = [group for group in by_text.values() if len(group) >= 2]
+        by_key.setdefault(_letters_and_digits(c.text), []).append(c)
+    agreeing = [group for group in by_key.values() if len(group) >= 2]
     if agreeing:
         group = max(agreeing, key=lambda g: (len(g), sum(c.confidence for c in g)))
-        lead = max(group, key=lambda c: c.confidence)
+        lead = group[0]  # chain order
         winner = Candidate(lead.text, _noisy_or([c.confidence for c in group]), lead.source)
         return winner, [c for c in candidates if c is not lead]
     best = max(pool, key=lambda c: c.confidence)  # max keeps the first of equals: chain order
     voted = vote(pool)
-    if voted is not None and voted.text not in by_text and voted.confidence > best.confidence:
+    if voted is not None and _letters_and_digits(voted.text) not in by_key and voted.confidence > best.confidence:
         return voted, list(candidates)
     return best, [c for c in candidates if c is not best]
 

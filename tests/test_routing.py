@@ -20,9 +20,21 @@ def test_agreement_beats_a_more_confident_single_reading() -> None:
     winner, others = choose([Candidate("cat", 0.3, "neural"), Candidate("cot", 0.8, "cloud"),
                              Candidate("cat", 0.6, "tesseract")], BOX)
     assert winner.text == "cat"
-    assert winner.source == "tesseract"
+    assert winner.source == "neural"  # the earliest of the agreeing engines
     assert winner.confidence == pytest.approx(1 - 0.7 * 0.4)
-    assert {(c.text, c.source) for c in others} == {("cat", "neural"), ("cot", "cloud")}
+    assert {(c.text, c.source) for c in others} == {("cot", "cloud"), ("cat", "tesseract")}
+
+
+def test_readings_that_differ_only_in_punctuation_agree_in_the_recognizers_spelling() -> None:
+    for neural, tesseract in (("Equal", "‘Equal"), ("PROPERLY,", "| PROPERLY,"), ("LIGHTS", "LIGHTS.")):
+        winner, others = choose([Candidate(neural, 0.4, "neural"), Candidate(tesseract, 0.9, "tesseract")], BOX)
+        assert (winner.text, winner.source) == (neural, "neural")
+        assert winner.confidence == pytest.approx(1 - 0.6 * 0.1)
+        assert [c.text for c in others] == [tesseract]
+    winner, _ = choose([Candidate("cat", 0.4, "neural"), Candidate("Cat", 0.9, "tesseract")], BOX)
+    assert winner.text == "Cat"  # case is not punctuation: no agreement, the more confident wins
+    winner, _ = choose([Candidate("was.not", 0.4, "neural"), Candidate("was not", 0.9, "tesseract")], BOX)
+    assert winner.text == "was not"  # nor are word boundaries
 
 
 def test_most_confident_reading_wins_without_agreement_or_vote() -> None:
