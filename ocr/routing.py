@@ -96,7 +96,7 @@ def plausible(text: str, polygon: Polygon) -> bool:
     return len(text) <= MAX_CHARS_PER_HEIGHT * max(x1 - x0, height) / height + 2
 
 
-def _letters_and_digits(text: str) -> str:
+def _agreement_key(text: str) -> str:
     """What two readings must share to agree: their words' letters and digits (the text itself
     when it has none)."""
     return " ".join("".join(ch for ch in text if ch.isalnum() or ch.isspace()).split()) or text
@@ -130,7 +130,7 @@ def choose(candidates: Sequence[Candidate], polygon: Polygon) -> tuple[Candidate
     ] or list(candidates)
     by_key: dict[str, list[Candidate]] = {}
     for c in pool:
-        by_key.setdefault(_letters_and_digits(c.text), []).append(c)
+        by_key.setdefault(_agreement_key(c.text), []).append(c)
     agreeing = [group for group in by_key.values() if len(group) >= 2]
     if agreeing:
         group = max(agreeing, key=lambda g: (len(g), sum(c.confidence for c in g)))
@@ -139,7 +139,7 @@ def choose(candidates: Sequence[Candidate], polygon: Polygon) -> tuple[Candidate
         return winner, [c for c in candidates if c is not lead]
     best = max(pool, key=lambda c: c.confidence)  # max keeps the first of equals: chain order
     voted = vote(pool)
-    if voted is not None and _letters_and_digits(voted.text) not in by_key and voted.confidence > best.confidence:
+    if voted is not None and _agreement_key(voted.text) not in by_key and voted.confidence > best.confidence:
         return voted, list(candidates)
     return best, [c for c in candidates if c is not best]
 
