@@ -2,10 +2,10 @@
 
 The whole predictor is timed: pre-processing, batching, the model, decoding and the second
 (inverted) reading of unsure crops, on 1,000 rendered word crops (3–12 characters, 20–40 px
-high) handed over in calls of 250, about a dense page. Reports wall-clock crops/s and crops per CPU-second (on a shared machine the
-latter is what an idle core would do with one thread). With ``--lexicon`` each model is
-also timed with word-list correction (the crops are random strings, so every word is
-looked up: the worst case).
+high) handed over in calls of 250, about a dense page. Reports wall-clock crops/s and crops
+per CPU-second (on a shared machine the latter is what an idle core would do with one
+thread). With ``--lexicon`` each model is also timed with word-list correction (the crops
+are random strings, so every word is looked up: the worst case).
 Usage: python benchmarks/recognizer_speed.py [--models english_g2 weights/x.onnx] [--threads 1 2] [--lines] [--lexicon]
 """
 

@@ -95,7 +95,8 @@ class Lexicon:
 
     def _doubtful(self, word: str) -> bool:
         """Whether ``word`` is worth correcting: two letters or more, more letters than digits, not listed."""
-        core = _core(word)
+        lead, trail = _core_span(word)
+        core = word[lead:trail]
         alphabetic = sum(c.isalpha() for c in core)
         return alphabetic >= 2 and alphabetic > sum(c.isdigit() for c in core) and core not in self
 
@@ -105,8 +106,7 @@ class Lexicon:
         at step ``offset``), and its confidence; or None."""
         _, group_of, letters, index = _case_fold(charset)
         groups = [group_of[index[c]] for c in text]
-        lead = len(text) - len(text.lstrip(_PUNCTUATION))
-        trail = len(text.rstrip(_PUNCTUATION))
+        lead, trail = _core_span(text)
         core = text[lead:trail]
         space = letters.find(" ")
         edits = _edits(groups[lead:trail], runs[lead:trail], window, offset, space)
@@ -129,9 +129,9 @@ class Lexicon:
 _PUNCTUATION = "".join(chr(c) for c in range(33, 127) if not chr(c).isalnum()) + "‘’“”–—•"
 
 
-def _core(word: str) -> str:
-    """``word`` without its leading and trailing punctuation."""
-    return word.strip(_PUNCTUATION)
+def _core_span(word: str) -> tuple[int, int]:
+    """Where ``word`` starts and ends without its leading and trailing punctuation."""
+    return len(word) - len(word.lstrip(_PUNCTUATION)), len(word.rstrip(_PUNCTUATION))
 
 
 def lexicon_path(name_or_path: str | Path) -> Path:
