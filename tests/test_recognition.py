@@ -238,6 +238,19 @@ def test_unsure_crops_are_read_again_inverted(tiny_models: dict[str, str], monke
     assert readings[55].confidence < 0.3 < INVERT_BELOW  # the line is not judged by its product
 
 
+def test_spaces_at_a_crops_edges_are_dropped(tiny_models: dict[str, str], monkeypatch) -> None:
+    """A reading never starts or ends with a space; the space's probability does not count
+    against the word, and the other characters keep their own probabilities and positions."""
+    recognizer = Recognizer(tiny_models["None-Mobile-None-CTC"])
+    decoded = {1: (" NAME: ", (0.4, 0.9, 0.9, 0.9, 0.9, 0.8, 0.3), 1.0, (0.05, 0.2, 0.3, 0.4, 0.5, 0.6, 0.95)),
+               2: ("two words", (0.9,) * 9, 1.0, tuple(k / 9 for k in range(9))), 3: ("   ", (0.2,) * 3, 1.0, (0.1, 0.5, 0.9))}
+    monkeypatch.setattr(recognizer, "_decode", lambda images: [decoded[int(image.mean())] for image in images])
+    got = recognizer._read_gray([np.full((32, 64), level, np.uint8) for level in (1, 2, 3)])
+    assert got[0] == Reading("NAME:", pytest.approx(0.9 ** 4 * 0.8), (0.9, 0.9, 0.9, 0.9, 0.8), (0.2, 0.3, 0.4, 0.5, 0.6))
+    assert got[1].text == "two words"  # spaces between words stay
+    assert got[2] == Reading("", 0.0, (), ())
+
+
 def test_bad_inputs_and_missing_config(tiny_models: dict[str, str], tmp_path) -> None:
     recognizer = Recognizer(tiny_models["None-Mobile-None-CTC"])
     with pytest.raises(InputError, match="uint8"):

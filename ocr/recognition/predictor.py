@@ -77,6 +77,15 @@ def word_confidence(char_confidences: Sequence[float]) -> float:
     return float(np.prod(char_confidences))
 
 
+def strip_spaces(text: str, confidences: tuple[float, ...], positions: tuple[float, ...] = ()
+                 ) -> tuple[str, tuple[float, ...], tuple[float, ...]]:
+    """Drop the spaces a reading starts or ends with, and their probabilities and positions:
+    a crop is cut around its text, so they are noise at its edges (and would lower the
+    word's confidence)."""
+    start, end = len(text) - len(text.lstrip(" ")), len(text.rstrip(" "))
+    return text[start:end], confidences[start:end], positions[start:end]
+
+
 # --------------------------------------------------------------------------- pre-processing
 
 
@@ -310,11 +319,13 @@ class Recognizer:
                 readings.append(Reading("", 0.0, ()))
                 continue
             if self.attention:
-                text, confs = merge_windows([(text, confs) for text, confs, _, _ in parts], ranges)
+                merged = merge_windows([(text, confs) for text, confs, _, _ in parts], ranges)
+                text, confs, _ = strip_spaces(*merged)
                 ends = tuple(end for _, _, end, _ in parts)
                 readings.append(Reading(text, word_confidence(confs + ends), confs))
             else:
                 text, confs, _, positions = parts[0]
+                text, confs, positions = strip_spaces(text, confs, positions)
                 readings.append(Reading(text, word_confidence(confs), confs, positions))
         return readings
 
