@@ -76,6 +76,23 @@ def test_words_printed_between_neighbours_are_cut_around_the_word(fonts: list[st
     assert all(im.shape[0] == 32 for im in alone + crowded)
 
 
+def test_underlines_run_below_the_baseline_and_sometimes_end_near_the_word(fonts: list[str]) -> None:
+    """Form rules under a word (top 10, baseline 40, bottom 50 of a 60×300 canvas, text in
+    columns 100–200) never cross its letters above the baseline, and some end near the word's
+    end, as in underlined form fields, where the rule's end must not be read as a full stop."""
+    renderer = Renderer(fonts, 32, seed=4)
+    ends = []
+    for _ in range(400):
+        rules = renderer._rules((60, 300), (100.0, 200.0), (10, 40, 50), 30)
+        rules[:, rules.all(0)] = 0  # cell borders beside the word
+        rows = np.flatnonzero(rules[11:].any(1)) + 11  # not the rule above the word
+        if rows.size:
+            assert rows.min() > 40
+            ends.append(np.flatnonzero(rules[rows.min()]).max())
+    assert 20 < len(ends) < 120
+    assert 299 in ends and any(190 <= end < 275 for end in ends)
+
+
 def test_caseless_loss_ignores_case_but_not_letters() -> None:
     config = preset("tiny").recognizer
     fold, group_of = case_groups(config.charset)

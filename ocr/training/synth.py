@@ -101,7 +101,8 @@ class Renderer:
             k = 2 if rng.random() < 0.7 else 3
             op = cv2.dilate if rng.random() < 0.5 else cv2.erode
             mask = op(mask, np.ones((k, k), np.uint8))
-        rules = self._rules(mask.shape, span, (pad_y, pad_y + th), size)
+        baseline = pad_y - y0 + font.getmetrics()[0]
+        rules = self._rules(mask.shape, span, (pad_y, baseline, pad_y + th), size)
         matrix, out_size = self._geometry(mask.shape)
         if matrix is not None:
             mask = cv2.warpPerspective(mask, matrix, out_size, flags=cv2.INTER_LINEAR)
@@ -142,18 +143,24 @@ class Renderer:
             bg[y : y + rng.randint(1, 2)] -= rng.uniform(40, 120)
         return bg
 
-    def _rules(self, shape: tuple[int, int], span: tuple[float, float], rows: tuple[int, int], size: int) -> np.ndarray:
-        """Form rules near the text: an underline, a line above, or a cell border beside it (often
-        only partly inside the final crop)."""
+    def _rules(self, shape: tuple[int, int], span: tuple[float, float], rows: tuple[int, int, int], size: int
+               ) -> np.ndarray:
+        """Form rules near the text (``rows``: its top, baseline and bottom): an underline, a line
+        above, or a cell border beside it (often only partly inside the final crop). An underline
+        runs under the baseline (through descenders) or under the whole text, across the crop or
+        ending near the text's ends, where its end must not read as a full stop."""
         rng = self.rng
         rules = np.zeros(shape, np.float32)
         h, w = shape
         width = max(1, size // rng.choice((10, 14, 18)))
-        if rng.random() < 0.1:
-            y = min(h - 1, rows[1] + rng.randint(1, max(1, size // 6)))
-            rules[y : y + width] = 1.0
+        top, baseline, bottom = rows
+        if rng.random() < 0.15:
+            y = min(h - 1, (baseline if rng.random() < 0.5 else bottom) + rng.randint(1, max(1, size // 6)))
+            start = 0 if rng.random() < 0.5 else max(0, int(span[0] - size * rng.uniform(-0.1, 0.5)))
+            end = w if rng.random() < 0.5 else min(w, int(span[1] + size * rng.uniform(-0.1, 0.5)))
+            rules[y : y + width, start:end] = 1.0
         if rng.random() < 0.05:
-            y = max(0, rows[0] - rng.randint(1, max(1, size // 5)))
+            y = max(0, top - rng.randint(1, max(1, size // 5)))
             rules[max(0, y - width) : y] = 1.0
         if rng.random() < 0.08:
             gap = rng.randint(1, max(1, size // 3))
