@@ -243,10 +243,11 @@ def test_spaces_at_a_crops_edges_are_dropped(tiny_models: dict[str, str], monkey
     against the word, and the other characters keep their own probabilities and positions."""
     recognizer = Recognizer(tiny_models["None-Mobile-None-CTC"])
     decoded = {1: (" NAME: ", (0.4, 0.9, 0.9, 0.9, 0.9, 0.8, 0.3), 1.0, (0.05, 0.2, 0.3, 0.4, 0.5, 0.6, 0.95)),
-               2: ("two words", (0.9,) * 9, 1.0, tuple(k / 9 for k in range(9))), 3: ("   ", (0.2,) * 3, 1.0, (0.1, 0.5, 0.9))}
+               2: ("two words", (0.9,) * 9, 1.0, tuple(k / 9 for k in range(9))),
+               3: ("   ", (0.2,) * 3, 1.0, (0.1, 0.5, 0.9))}
     monkeypatch.setattr(recognizer, "_decode", lambda images: [decoded[int(image.mean())] for image in images])
     got = recognizer._read_gray([np.full((32, 64), level, np.uint8) for level in (1, 2, 3)])
-    assert got[0] == Reading("NAME:", pytest.approx(0.9 ** 4 * 0.8), (0.9, 0.9, 0.9, 0.9, 0.8), (0.2, 0.3, 0.4, 0.5, 0.6))
+    assert got[0] == Reading("NAME:", pytest.approx(0.9**4 * 0.8), (0.9, 0.9, 0.9, 0.9, 0.8), (0.2, 0.3, 0.4, 0.5, 0.6))
     assert got[1].text == "two words"  # spaces between words stay
     assert got[2] == Reading("", 0.0, (), ())
 
