@@ -305,7 +305,7 @@ class Recognizer:
         readings = self._read_gray(grays + [np.ascontiguousarray(np.rot90(grays[i], k)) for i in tall for k in (1, -1)])
         for n, i in enumerate(tall):
             turned = max(readings[len(grays) + 2 * n : len(grays) + 2 * n + 2], key=lambda r: r.confidence)
-            if len(turned.text.strip()) >= 2 and turned.confidence > readings[i].confidence:
+            if len(turned.text) >= 2 and turned.confidence > readings[i].confidence:
                 readings[i] = replace(turned, positions=())
         return readings[: len(grays)]
 
