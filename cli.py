@@ -589,9 +589,12 @@ def train() -> None:
 
 @train.command(name="recognizer")
 @click.option("--config", "config_name", required=True, help="Preset: best, fast, card or tiny.")
-@click.option("--init", default=None, help="Start from 'english_g2' or a run directory / checkpoint.")
+@click.option("--init", default=None,
+              help="Start from 'english_g2', a run directory / checkpoint, or an exported CTC model (.onnx).")
 @click.option("--teacher", default=None, help="Relabel real crops with this model's case-exact readings.")
 @click.option("--steps", type=int, default=None, help="Total optimizer steps (may be raised on --resume).")
+@click.option("--minutes", type=float, default=None,
+              help="Training-time budget: the schedule ends at whichever of it and --steps comes first.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory [/work/runs/recognizer_<config>].")
 @click.option("--resume", is_flag=True, help="Continue from <out>/checkpoint.pt.")
 @click.option("--seed", type=int, default=None)
@@ -601,7 +604,8 @@ def train() -> None:
 @click.option("--export-only", is_flag=True, help="Skip training: export to ONNX fp32 + int8 and write the manifest.")
 @click.option("--weights", type=click.Choice(["best", "last"]), default="best", show_default=True,
               help="Export the best-validation weights or the last checkpoint.")
-def train_recognizer(config_name: str, init: str | None, teacher: str | None, steps: int | None, out: str | None,
+def train_recognizer(config_name: str, init: str | None, teacher: str | None, steps: int | None, minutes: float | None,
+                     out: str | None,
                      resume: bool, seed: int | None, threads: int | None, lines: str | None, cache: str | None,
                      export_only: bool, weights: str) -> None:
     """Train a recognizer (resumable), then export it to ONNX fp32 and int8 with a manifest."""
@@ -612,15 +616,17 @@ def train_recognizer(config_name: str, init: str | None, teacher: str | None, st
     run_dir = Path(out or f"/work/runs/recognizer_{config_name}")
     try:
         if resume:
-            cfg = resume_config(run_dir, steps=steps, teacher=teacher, threads=threads)
+            cfg = resume_config(run_dir, steps=steps, minutes=minutes, teacher=teacher, threads=threads)
         else:
-            cfg = preset(config_name, init=init, teacher=teacher, steps=steps, seed=seed, threads=threads, lines=lines,
-                         cache=cache)
+            cfg = preset(config_name, init=init, teacher=teacher, steps=steps, minutes=minutes, seed=seed, threads=threads,
+                         lines=lines, cache=cache)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     except FileNotFoundError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(3) from None
+    if cfg.init and cfg.init.endswith(".onnx") and not cfg.frozen_bn and not resume:
+        raise click.UsageError(f"--init {cfg.init}: its batch norms are folded, so train it with a frozen-BN preset (best)")
     try:
         if not export_only:
             train(cfg, run_dir, resume=resume, command=command_line())

@@ -157,6 +157,18 @@ def test_tiny_training_run_resumes_and_exports(tmp_path: Path, fonts: list[str])
     assert json.loads((out / "manifest.json").read_text())["model"] == "None-Mobile-None-CTC"
 
 
+def test_a_time_budget_ends_the_run_early_with_the_schedule_annealed(tmp_path: Path, fonts: list[str]) -> None:
+    pages = _page_set(tmp_path / "pages", pages=2)
+    cfg = replace(preset("tiny"), steps=10_000, minutes=0.02, warmup=1, lines=str(pages), cache=str(tmp_path / "cache"))
+    data = build_data(cfg, words=WORDS, fonts=fonts, crops=cut_lines(pages))
+    state = train(cfg, tmp_path / "run", data=data, echo=lambda _: None)
+    assert 1 < state.step < cfg.steps and 1.2 <= state.wall_seconds < 10
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    train_lrs = [float(r["lr"]) for r in records if r["event"] == "train"]
+    assert train_lrs[-1] < 0.1 * cfg.lr  # the cosine reached its floor by the budget, not by --steps
+    assert records[-1] == {**records[-1], "event": "checkpoint", "step": state.step}
+
+
 def test_attention_model_trains_a_few_steps(tmp_path: Path, fonts: list[str]) -> None:
     pages = _page_set(tmp_path / "pages", pages=2)
     card = preset("card")

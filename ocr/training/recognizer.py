@@ -39,6 +39,7 @@ from ..nets.recognizer import TextRecognizer, build_model, load_english_g2
 from ..recognition.config import RecognizerConfig
 from .data import LineSource, Mixture, Sample, SynthSource, jitter_crop, resize_to_height, to_tensor, width_batches
 from .lines import LineCrop, cached_lines, split_by_page
+from .onnx_weights import model_from_onnx
 from .synth import Renderer, find_fonts
 from .text import TextSampler, cached_words
 
@@ -56,6 +57,7 @@ class TrainConfig:
     model: dict[str, Any]
     init: str | None = None
     steps: int = 10_000
+    minutes: float | None = None
     lr: float = 1e-3
     warmup: int = 200
     weight_decay: float = 1e-4
@@ -290,13 +292,16 @@ def _teacher_checkpoint(spec: str) -> Path:
 
 
 def load_teacher(spec: str) -> TextRecognizer:
-    """``english_g2`` (EasyOCR's pretrained model) or a run directory / checkpoint file of ours."""
+    """``english_g2`` (EasyOCR's pretrained model), a run directory / checkpoint file of ours, or
+    an exported CTC model (``.onnx`` with its ``.json``, see :func:`model_from_onnx`)."""
     if spec == ENGLISH_G2:
         return load_english_g2()
     path = _teacher_checkpoint(spec)
     if not path.is_file():
         raise FileNotFoundError(f"teacher checkpoint not found: {path}")
-    saved = torch.load(path, map_location="cpu", weights_only=False)
+    if path.suffix == ".onnx":
+        return model_from_onnx(path)
+    saved = torch.load(path, map_location="cpu", weights_only=True)
     model = build_model(RecognizerConfig(**saved["config"]["model"]))
     model.load_state_dict(saved["model"])
     return model.eval()
@@ -396,13 +401,6 @@ def evaluate(model: TextRecognizer, val: dict[str, list[Sample]], columns: int =
 # --------------------------------------------------------------------------- training loop
 
 
-def _lr_factor(step: int, cfg: TrainConfig) -> float:
-    if step < cfg.warmup:
-        return (step + 1) / cfg.warmup
-    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
-    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
-
-
 def _set_train_mode(model: TextRecognizer, frozen_bn: bool) -> None:
     model.train()
     if frozen_bn:
@@ -438,6 +436,21 @@ class RunState:
     best: float = float("inf")
     best_metrics: dict[str, float] = field(default_factory=dict)
     commands: list[str] = field(default_factory=list)
+
+
+def _finished(state: RunState, cfg: TrainConfig) -> bool:
+    """The run has done ``cfg.steps``, or trained for ``cfg.minutes`` when a wall-time budget is set."""
+    return state.step >= cfg.steps or (cfg.minutes is not None and state.wall_seconds >= 60 * cfg.minutes)
+
+
+def _lr_factor(state: RunState, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to 5 % by the end of the steps or of the wall-time budget."""
+    if state.step < cfg.warmup:
+        return (state.step + 1) / cfg.warmup
+    progress = (state.step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    if cfg.minutes is not None:
+        progress = max(progress, state.wall_seconds / (60 * cfg.minutes))
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def _frozen_val(path: Path, val: dict[str, list[Sample]]) -> dict[str, list[Sample]]:
@@ -515,10 +528,10 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, command: str = "", 
     _set_train_mode(model, cfg.frozen_bn)
     last_save = last_log = time.monotonic()
     window = {"loss": 0.0, "samples": 0, "steps": 0, "columns": 0}
-    while state.step < cfg.steps:
+    while not _finished(state, cfg):
         started = time.monotonic()
         samples = next(batches)
-        lr = cfg.lr * _lr_factor(state.step, cfg)
+        lr = cfg.lr * _lr_factor(state, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
         images = to_tensor([s.image for s in samples], cfg.recognizer.img_height)
@@ -534,16 +547,17 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, command: str = "", 
         window["samples"] += len(samples)
         window["steps"] += 1
         window["columns"] += images.shape[0] * images.shape[3]
-        if state.step % cfg.log_every == 0 or state.step == cfg.steps:
+        last = _finished(state, cfg)
+        if state.step % cfg.log_every == 0 or last:
             elapsed = time.monotonic() - last_log
             log("train", step=state.step, loss=round(window["loss"] / max(window["samples"], 1), 4), lr=f"{lr:.2e}",
                 steps_per_s=round(window["steps"] / elapsed, 3), samples_per_s=round(window["samples"] / elapsed, 2),
                 columns_per_s=round(window["columns"] / elapsed))
             window = {"loss": 0.0, "samples": 0, "steps": 0, "columns": 0}
             last_log = time.monotonic()
-        if state.step % cfg.val_every == 0 or state.step == cfg.steps:
+        if state.step % cfg.val_every == 0 or last:
             validate()
-        if time.monotonic() - last_save > cfg.checkpoint_minutes * 60 or state.step == cfg.steps:
+        if time.monotonic() - last_save > cfg.checkpoint_minutes * 60 or last:
             checkpoint()
             last_save = time.monotonic()
             log("checkpoint", step=state.step, path=str(checkpoint_path))
