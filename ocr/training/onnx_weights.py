@@ -21,7 +21,7 @@ from ..nets.recognizer import TextRecognizer, build_model
 from ..recognition.config import RecognizerConfig
 
 _WEIGHTED = {"Conv": nn.Conv2d, "LSTM": nn.LSTM, "DynamicQuantizeLSTM": nn.LSTM, "MatMul": nn.Linear,
-             "MatMulInteger": nn.Linear, "Gemm": nn.Linear}
+             "MatMulInteger": nn.Linear}
 _LSTM_GATES = (0, 2, 3, 1)
 """Torch gate order (input, forget, cell, output) as blocks of ONNX's (input, output, forget, cell)."""
 
@@ -93,6 +93,20 @@ def _load_lstm(lstm: nn.LSTM, node: onnx.NodeProto, values: dict[str, np.ndarray
         getattr(lstm, "bias_hh" + suffix).copy_(gates(b[d, 4 * hidden:]))
 
 
+def _load_conv(conv: nn.Conv2d, following: nn.Module | None, node: onnx.NodeProto, values: dict[str, np.ndarray]) -> None:
+    """A convolution's weights; a batch norm it feeds was folded into it, so that becomes the identity plus bias."""
+    conv.weight.copy_(_weight(values, node.input[1], tuple(conv.weight.shape)))
+    bias = torch.from_numpy(values[node.input[2]]) if len(node.input) > 2 else torch.zeros(conv.out_channels)
+    if isinstance(following, nn.BatchNorm2d):
+        following.weight.fill_(1.0)
+        following.running_mean.zero_()
+        following.running_var.fill_(1.0 - following.eps)
+        following.bias.copy_(bias)
+        bias = torch.zeros(conv.out_channels)
+    if conv.bias is not None:
+        conv.bias.copy_(bias)
+
+
 def _bias_after(node: onnx.NodeProto, graph: onnx.GraphProto, values: dict[str, np.ndarray]) -> np.ndarray | None:
     """The initializer added to ``node``'s output (a MatMul's bias), following int8 rescaling."""
     outputs = set(node.output)
@@ -127,21 +141,14 @@ def model_from_onnx(path: str | Path) -> TextRecognizer:
             if isinstance(layer, nn.LSTM):
                 _load_lstm(layer, node, values)
             elif isinstance(layer, nn.Linear):
-                layer.weight.copy_(_weight(values, node.input[1], tuple(layer.weight.shape[::-1])).T)
-                bias = node.input[2] if node.op_type == "Gemm" else None
-                found = values[bias] if bias else _bias_after(node, graph, values)
-                if layer.bias is not None and found is not None:
-                    layer.bias.copy_(torch.from_numpy(found))
-            else:
-                layer.weight.copy_(_weight(values, node.input[1], tuple(layer.weight.shape)))
-                following = order[order.index(layer) + 1] if order.index(layer) + 1 < len(order) else None
-                bias = torch.from_numpy(values[node.input[2]]) if len(node.input) > 2 else torch.zeros(layer.out_channels)
-                if isinstance(following, nn.BatchNorm2d):  # folded into this convolution: make it the identity
-                    following.weight.fill_(1.0)
-                    following.running_mean.zero_()
-                    following.running_var.fill_(1.0 - following.eps)
-                    following.bias.copy_(bias)
-                    bias = torch.zeros(layer.out_channels)
+                layer.weight.copy_(_weight(values, node.input[1], (layer.in_features, layer.out_features)).T)
+                bias = _bias_after(node, graph, values)
                 if layer.bias is not None:
-                    layer.bias.copy_(bias)
+                    if bias is None:
+                        raise ValueError(f"{path.name}: no bias found after {node.name}")
+                    layer.bias.copy_(torch.from_numpy(bias))
+            else:
+                after = order.index(layer) + 1
+                _load_conv(layer, order[after] if after < len(order) else None, node, values)
     return model.eval()
+
