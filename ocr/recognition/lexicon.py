@@ -112,11 +112,14 @@ class Lexicon:
         edits = _edits(groups[lead:trail], runs[lead:trail], window, offset, space)
         best: tuple[float, str] | None = None
         seen = set()
+        lower = core.lower()
         for combo in itertools.chain(((e,) for e in edits), _pairs(edits)):
-            word = _recase(core, _apply(core.lower(), [(kind, pos, letters[g]) for kind, pos, g in combo]), index)
-            if word in seen or word not in self:
+            spelled_edits = [(kind, pos, letters[g]) for kind, pos, g in combo]
+            spelled = _spell(lower, spelled_edits)
+            if spelled in seen or spelled not in self.counts:  # listed words are lower case
                 continue
-            seen.add(word)
+            seen.add(spelled)
+            word = _recase(core, _apply(lower, spelled_edits), index)
             score = ctc_log_likelihood(window, groups[:lead] + [group_of[index[c]] for c in word] + groups[trail:])
             score += self.bonus(word)
             if best is None or score > best[0]:
@@ -210,6 +213,15 @@ def _pairs(edits: list[Edit]):
     for one, two in itertools.combinations(edits[:PAIRED], 2):
         if one[1] != two[1] or (one[0] == "ins") != (two[0] == "ins"):
             yield one, two
+
+
+def _spell(chars: str, edits: Sequence[tuple[str, int, str]]) -> str:
+    """``chars`` after ``edits`` (what :func:`_apply` spells, without its bookkeeping: most
+    candidates are dropped on this alone). Applied right to left, a character's own edit before
+    an insertion in front of it, so that positions stay those of ``chars``."""
+    for kind, pos, char in sorted(edits, key=lambda e: (e[1], e[0] != "ins"), reverse=True):
+        chars = chars[:pos] + (char if kind != "del" else "") + chars[pos + (kind != "ins"):]
+    return chars
 
 
 def _apply(chars: str, edits: Sequence[tuple[str, int, str]]) -> list[tuple[str, int]]:
