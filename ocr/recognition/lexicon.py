@@ -252,21 +252,30 @@ def _recase(original: str, edited: list[tuple[str, int]], index: dict[str, int])
 
 
 def ctc_log_likelihood(log_probs: np.ndarray, labels: Sequence[int]) -> float:
-    """log P(labels | frames) under CTC (blank is class 0): the sum over every alignment."""
+    """log P(labels | frames) under CTC (blank is class 0): the sum over every alignment
+    (the forward recursion in probabilities, rescaled at every frame)."""
     steps = len(log_probs)
     if steps == 0:
         return 0.0 if not labels else -math.inf
     extended = np.zeros(2 * len(labels) + 1, dtype=np.int64)
     extended[1::2] = labels
-    skip = np.zeros(len(extended), dtype=bool)
+    skip = np.zeros(len(extended))
     skip[2:] = (extended[2:] != BLANK) & (extended[2:] != extended[:-2])
-    alpha = np.full(len(extended), -np.inf)
-    alpha[0] = log_probs[0, BLANK]
-    if len(extended) > 1:
-        alpha[1] = log_probs[0, extended[1]]
-    for t in range(1, steps):
-        shifted = np.concatenate(([-np.inf], alpha[:-1]))
-        skipped = np.concatenate(([-np.inf, -np.inf], alpha[:-2]))
-        skipped[~skip] = -np.inf
-        alpha = np.logaddexp(np.logaddexp(alpha, shifted), skipped) + log_probs[t, extended]
-    return float(np.logaddexp(alpha[-1], alpha[-2]) if len(extended) > 1 else alpha[-1])
+    emit = np.exp(log_probs[:, extended])
+    alpha = np.zeros(len(extended))
+    alpha[:2] = emit[0, :2]
+    log_scale = 0.0
+    for t in range(steps):
+        if t:
+            previous = alpha
+            alpha = previous.copy()
+            alpha[1:] += previous[:-1]
+            alpha[2:] += previous[:-2] * skip[2:]
+            alpha *= emit[t]
+        total = alpha.sum()
+        if total <= 0.0:
+            return -math.inf
+        alpha /= total
+        log_scale += math.log(total)
+    end = alpha[-1] + (alpha[-2] if len(extended) > 1 else 0.0)
+    return log_scale + math.log(end) if end > 0.0 else -math.inf
