@@ -605,9 +605,8 @@ def train() -> None:
 @click.option("--weights", type=click.Choice(["best", "last"]), default="best", show_default=True,
               help="Export the best-validation weights or the last checkpoint.")
 def train_recognizer(config_name: str, init: str | None, teacher: str | None, steps: int | None, minutes: float | None,
-                     out: str | None,
-                     resume: bool, seed: int | None, threads: int | None, lines: str | None, cache: str | None,
-                     export_only: bool, weights: str) -> None:
+                     out: str | None, resume: bool, seed: int | None, threads: int | None, lines: str | None,
+                     cache: str | None, export_only: bool, weights: str) -> None:
     """Train a recognizer (resumable), then export it to ONNX fp32 and int8 with a manifest."""
     from pathlib import Path
 

@@ -114,12 +114,12 @@ class Lexicon:
         seen = set()
         lower = core.lower()
         for combo in itertools.chain(((e,) for e in edits), _pairs(edits)):
-            spelled_edits = [(kind, pos, letters[g]) for kind, pos, g in combo]
-            spelled = _spell(lower, spelled_edits)
+            lettered = [(kind, pos, letters[g]) for kind, pos, g in combo]
+            spelled = _spell(lower, lettered)
             if spelled in seen or spelled not in self.counts:  # listed words are lower case
                 continue
             seen.add(spelled)
-            word = _recase(core, _apply(lower, spelled_edits), index)
+            word = _recase(core, _apply(lower, lettered), index)
             score = ctc_log_likelihood(window, groups[:lead] + [group_of[index[c]] for c in word] + groups[trail:])
             score += self.bonus(word)
             if best is None or score > best[0]:
