@@ -624,8 +624,6 @@ def train_recognizer(config_name: str, init: str | None, teacher: str | None, st
     except FileNotFoundError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(3) from None
-    if cfg.init and cfg.init.endswith(".onnx") and not cfg.frozen_bn and not resume:
-        raise click.UsageError(f"--init {cfg.init}: its batch norms are folded, so train it with a frozen-BN preset (best)")
     try:
         if not export_only:
             train(cfg, run_dir, resume=resume, command=command_line())

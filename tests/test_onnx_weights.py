@@ -42,15 +42,15 @@ def test_fp32_and_int8_exports_come_back_as_models_that_read_like_them(tmp_path:
     quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, op_types_to_quantize=list(INT8_OPS))
     original.config.save(int8.with_suffix(".json"))
     images = np.random.default_rng(1).random((3, 1, 32, 96), dtype=np.float32)
+    expected = _logits(fp32, images)
 
     recovered = load_teacher(str(fp32))  # the same path the training command's --init and --teacher take
     with torch.no_grad():
-        np.testing.assert_allclose(recovered(torch.from_numpy(images)).numpy(), _logits(fp32, images), atol=1e-4)
+        np.testing.assert_allclose(recovered(torch.from_numpy(images)).numpy(), expected, atol=1e-4)
         assert not torch.allclose(build_model(original.config).eval()(torch.from_numpy(images)),
                                   original(torch.from_numpy(images)))  # a fresh model would not pass
 
         from_int8 = model_from_onnx(int8)(torch.from_numpy(images)).numpy()
-    expected = _logits(fp32, images)
     assert np.abs(from_int8 - expected).max() < 0.05 * np.abs(expected).max()
     assert (from_int8.argmax(2) == expected.argmax(2)).mean() > 0.9
 

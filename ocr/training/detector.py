@@ -24,6 +24,7 @@ from ocr.io.files import replacing
 from ocr.nets.lite_craft import LiteCraft
 
 from .detector_data import MapSample, load_teacher_sample, normalize
+from .schedule import progress
 from .synth import find_fonts
 from .synth_pages import PageRenderer
 from .text import TextSampler, cached_words
@@ -149,14 +150,6 @@ class SamplePool:
         return images, region, affinity
 
 
-def progress(step: int, seconds: float, config: TrainConfig) -> float:
-    """How far the run is (0-1): by steps, or by wall time when ``config.minutes`` is set and nearer its end."""
-    done = step / config.steps
-    if config.minutes:
-        done = max(done, seconds / (60 * config.minutes))
-    return min(1.0, done)
-
-
 def learning_rate(step: int, done: float, config: TrainConfig) -> float:
     """Linear warm-up over ``config.warmup`` steps, then cosine decay to 1 % of the peak at ``done`` = 1."""
     if step < config.warmup:
@@ -247,7 +240,7 @@ def train(
     last_save = started
     window_start, window_loss, window_steps = started, 0.0, 0
     model.train()
-    while (done := progress(step, elapsed + time.perf_counter() - started, config)) < 1.0:
+    while (done := progress(step, elapsed + time.perf_counter() - started, config.steps, config.minutes)) < 1.0:
         lr = learning_rate(step, done, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -263,7 +256,7 @@ def train(
         if step % 200 == 0:
             pool.rescan()
         now = time.perf_counter()
-        finished = progress(step, elapsed + now - started, config) >= 1.0
+        finished = progress(step, elapsed + now - started, config.steps, config.minutes) >= 1.0
         if step % config.log_every == 0 or finished:
             log({"step": step, "loss": round(window_loss / window_steps, 5), "lr": round(lr, 6),
                  "steps_per_s": round(window_steps / (now - window_start), 3),

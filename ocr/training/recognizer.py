@@ -40,6 +40,7 @@ from ..recognition.config import RecognizerConfig
 from .data import LineSource, Mixture, Sample, SynthSource, jitter_crop, resize_to_height, to_tensor, width_batches
 from .lines import LineCrop, cached_lines, split_by_page
 from .onnx_weights import model_from_onnx
+from .schedule import progress
 from .synth import Renderer, find_fonts
 from .text import TextSampler, cached_words
 
@@ -79,6 +80,10 @@ class TrainConfig:
     checkpoint_minutes: float = 5.0
     seed: int = 0
     threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.init and self.init.endswith(".onnx") and not self.frozen_bn:
+            raise ValueError(f"--init {self.init}: its batch norms are folded, so train it with a frozen-BN preset (best)")
 
     @property
     def recognizer(self) -> RecognizerConfig:
@@ -439,18 +444,16 @@ class RunState:
 
 
 def _finished(state: RunState, cfg: TrainConfig) -> bool:
-    """The run has done ``cfg.steps``, or trained for ``cfg.minutes`` when a wall-time budget is set."""
-    return state.step >= cfg.steps or (cfg.minutes is not None and state.wall_seconds >= 60 * cfg.minutes)
+    """The run has done ``cfg.steps``, or trained for ``cfg.minutes`` when a budget is set."""
+    return progress(state.step, state.wall_seconds, cfg.steps, cfg.minutes) >= 1.0
 
 
 def _lr_factor(state: RunState, cfg: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay to 5 % by the end of the steps or of the wall-time budget."""
+    """Linear warm-up, then cosine decay to 5 % by the end of the steps or of the training-time budget."""
     if state.step < cfg.warmup:
         return (state.step + 1) / cfg.warmup
-    progress = (state.step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    if cfg.minutes is not None:
-        progress = max(progress, state.wall_seconds / (60 * cfg.minutes))
-    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    done = progress(state.step - cfg.warmup, state.wall_seconds, cfg.steps - cfg.warmup, cfg.minutes)
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * done))
 
 
 def _frozen_val(path: Path, val: dict[str, list[Sample]]) -> dict[str, list[Sample]]:
