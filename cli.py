@@ -588,7 +588,7 @@ def train() -> None:
 
 
 @train.command(name="recognizer")
-@click.option("--config", "config_name", required=True, help="Preset: best, fast, card or tiny.")
+@click.option("--config", "config_name", required=True, help="Preset: best, fast, card, card_encoder or tiny.")
 @click.option("--init", default=None,
               help="Start from 'english_g2', a run directory / checkpoint, or an exported CTC model (.onnx).")
 @click.option("--teacher", default=None, help="Relabel real crops with this model's case-exact readings.")
@@ -628,6 +628,8 @@ def train_recognizer(config_name: str, init: str | None, teacher: str | None, st
         if not export_only:
             train(cfg, run_dir, resume=resume, command=command_line())
         export(run_dir, which="best" if weights == "best" else "checkpoint", threads=cfg.threads)
+    except ValueError as exc:  # an --init model that does not fit the preset
+        raise click.UsageError(str(exc)) from None
     except FileNotFoundError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(3) from None

@@ -19,6 +19,7 @@ from ocr.training.recognizer import (
     build_data,
     case_groups,
     export,
+    init_from,
     init_from_english_g2,
     preset,
     resume_config,
@@ -124,6 +125,30 @@ def test_english_g2_initialization_keeps_known_rows() -> None:
     e_acute = model.config.charset.index("é") + 1
     e_theirs = g2.config.charset.index("e") + 1
     assert torch.equal(ours.weight[e_acute], theirs.weight[e_theirs]) and ours.bias[e_acute] < theirs.bias[e_theirs]
+
+
+def test_an_attention_decoder_starts_on_the_encoder_of_a_ctc_run() -> None:
+    from ocr.nets.recognizer import build_model
+
+    small = {"output_channels": 32, "hidden_size": 32}
+    encoder = build_model(replace(preset("card_encoder").recognizer, **small))
+    card = build_model(replace(preset("card").recognizer, **small))
+    decoder_before = card.prediction.classifier.weight.clone()
+    assert init_from(card, encoder) == "all but the prediction head"
+    shared = {k: v for k, v in encoder.state_dict().items() if not k.startswith("prediction.")}
+    assert shared and all(torch.equal(card.state_dict()[k], v) for k, v in shared.items())
+    assert torch.equal(card.prediction.classifier.weight, decoder_before)
+
+
+def test_an_init_model_of_other_sizes_is_a_usage_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli import main
+
+    shipped = Path(__file__).parents[1] / "weights" / "recognizer_fast.pt"
+    result = CliRunner().invoke(main, ["train", "recognizer", "--config", "tiny", "--init", str(shipped),
+                                       "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "does not fit None-Mobile-None-CTC" in result.output
 
 
 def test_tiny_training_run_resumes_and_exports(tmp_path: Path, fonts: list[str]) -> None:
