@@ -95,6 +95,12 @@ def _model(name: str, height: int, width: int, hidden: int, channels: int, **ext
                                    output_channels=channels, charset=CHARSET, **extra))
 
 
+# The card's model at a CPU width (attention decoder: words and short lines only): ResNet channels
+# up to 96 read a 128×32 word in 0.59 GFLOP (0.96 at 128, 3.4 at 256: too slow to train here; one
+# step of 48 words takes 1.3 s on one thread).
+_CARD = TrainConfig("card", _model("TPS-ResNet-BiLSTM-Attn", 32, 128, 128, 96, max_length=32), lr=1e-3, columns=6144,
+                    max_batch=64, max_width=256, mix={"sroie": 0.35, "synth_word": 0.45, "synth_line": 0.2})
+
 PRESETS: dict[str, TrainConfig] = {
     # The pretrained EasyOCR model fine-tuned to our charset; the first four convolutions stay frozen.
     "best": TrainConfig("best", _model("None-VGG-BiLSTM-CTC", 64, 256, 256, 256), init=ENGLISH_G2, lr=2e-4,
@@ -102,18 +108,11 @@ PRESETS: dict[str, TrainConfig] = {
     # A light student at height 32, distilled from the best model's readings of the real crops.
     "fast": TrainConfig("fast", _model("None-Mobile-BiLSTM-CTC", 32, 128, 96, 128), lr=1.5e-3, columns=12_288,
                         max_batch=128, max_width=512),
-    # The card's model at a CPU width (attention decoder: words and short lines only): ResNet
-    # channels up to 96 read a 128×32 word in 0.59 GFLOP (0.96 at 128, 3.4 at 256: too slow to
-    # train here; one step of 48 words takes 1.3 s on one thread).
-    "card": TrainConfig("card", _model("TPS-ResNet-BiLSTM-Attn", 32, 128, 128, 96, max_length=32), lr=1e-3,
-                        columns=6144, max_batch=64, max_width=256,
-                        mix={"sroie": 0.35, "synth_word": 0.45, "synth_line": 0.2}),
+    "card": _CARD,
     # The card's stages under a CTC head, which learns to read in a fraction of the steps: trained
     # first, it gives the attention decoder (--config card --init <this run>) features that read.
     # From scratch, the decoder stayed at its language-model plateau for 1,300 steps.
-    "card_encoder": TrainConfig("card_encoder", _model("TPS-ResNet-BiLSTM-CTC", 32, 128, 128, 96), lr=1e-3,
-                                columns=6144, max_batch=64, max_width=256,
-                                mix={"sroie": 0.35, "synth_word": 0.45, "synth_line": 0.2}),
+    "card_encoder": replace(_CARD, preset="card_encoder", model=_model("TPS-ResNet-BiLSTM-CTC", 32, 128, 128, 96)),
     # A seconds-long smoke run (tests).
     "tiny": TrainConfig("tiny", _model("None-Mobile-None-CTC", 32, 64, 32, 64), lr=2e-3, warmup=5, columns=1024,
                         max_batch=16, max_width=256, val_lines=8, val_synth=8, val_every=10, log_every=5,
@@ -176,9 +175,9 @@ def init_from(model: TextRecognizer, source: TextRecognizer) -> str:
     wanted = {k for k in target if same_head or not k.startswith("prediction.")}
     misfits = sorted(wanted ^ copied.keys()) + [k for k in wanted & copied.keys() if target[k].shape != copied[k].shape]
     if misfits:
-        raise ValueError(f"{source.config.name} ({source.config.output_channels} channels, hidden "
-                         f"{source.config.hidden_size}) does not fit {model.config.name} ({model.config.output_channels}, "
-                         f"{model.config.hidden_size}): {misfits[0]} differs")
+        sizes = [f"{m.config.name} ({m.config.output_channels} channels, hidden {m.config.hidden_size})"
+                 for m in (source, model)]
+        raise ValueError(f"{sizes[0]} does not fit {sizes[1]}: {misfits[0]} differs")
     model.load_state_dict(copied, strict=same_head)
     return "all" if same_head else "all but the prediction head"
 
