@@ -619,16 +619,10 @@ def train_recognizer(config_name: str, init: str | None, teacher: str | None, st
         else:
             cfg = preset(config_name, init=init, teacher=teacher, steps=steps, minutes=minutes, seed=seed, threads=threads,
                          lines=lines, cache=cache)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    except FileNotFoundError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(3) from None
-    try:
         if not export_only:
             train(cfg, run_dir, resume=resume, command=command_line())
         export(run_dir, which="best" if weights == "best" else "checkpoint", threads=cfg.threads)
-    except ValueError as exc:  # an --init model that does not fit the preset
+    except ValueError as exc:  # a bad preset value, or an --init model that does not fit the preset
         raise click.UsageError(str(exc)) from None
     except FileNotFoundError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -170,15 +170,15 @@ def init_from(model: TextRecognizer, source: TextRecognizer) -> str:
     prediction head when the heads differ (an attention decoder on a CTC-trained encoder).
     Returns which were copied."""
     same_head = source.config.prediction == model.config.prediction
-    copied = {k: v for k, v in source.state_dict().items() if same_head or not k.startswith("prediction.")}
-    target = model.state_dict()
-    wanted = {k for k in target if same_head or not k.startswith("prediction.")}
-    misfits = sorted(wanted ^ copied.keys()) + [k for k in wanted & copied.keys() if target[k].shape != copied[k].shape]
+    copied, target = ({k: v for k, v in m.state_dict().items() if same_head or not k.startswith("prediction.")}
+                      for m in (source, model))
+    misfits = sorted(k for k in copied.keys() | target.keys()
+                     if k not in copied or k not in target or copied[k].shape != target[k].shape)
     if misfits:
         sizes = [f"{m.config.name} ({m.config.output_channels} channels, hidden {m.config.hidden_size})"
                  for m in (source, model)]
         raise ValueError(f"{sizes[0]} does not fit {sizes[1]}: {misfits[0]} differs")
-    model.load_state_dict(copied, strict=same_head)
+    model.load_state_dict(copied, strict=False)  # every key but the other head's was checked above
     return "all" if same_head else "all but the prediction head"
 
 
