@@ -588,7 +588,8 @@ def train() -> None:
 
 
 @train.command(name="recognizer")
-@click.option("--config", "config_name", required=True, help="Preset: best, fast, card, card_encoder or tiny.")
+@click.option("--config", "config_name", default=None,
+              help="Preset: best, fast, card, card_encoder or tiny (a --resume takes the run's own).")
 @click.option("--init", default=None,
               help="Start from 'english_g2', a run directory / checkpoint, or an exported CTC model (.onnx).")
 @click.option("--teacher", default=None, help="Relabel real crops with this model's case-exact readings.")
@@ -604,7 +605,7 @@ def train() -> None:
 @click.option("--export-only", is_flag=True, help="Skip training: export to ONNX fp32 + int8 and write the manifest.")
 @click.option("--weights", type=click.Choice(["best", "last"]), default="best", show_default=True,
               help="Export the best-validation weights or the last checkpoint.")
-def train_recognizer(config_name: str, init: str | None, teacher: str | None, steps: int | None, minutes: float | None,
+def train_recognizer(config_name: str | None, init: str | None, teacher: str | None, steps: int | None, minutes: float | None,
                      out: str | None, resume: bool, seed: int | None, threads: int | None, lines: str | None,
                      cache: str | None, export_only: bool, weights: str) -> None:
     """Train a recognizer (resumable), then export it to ONNX fp32 and int8 with a manifest."""
@@ -612,6 +613,8 @@ def train_recognizer(config_name: str, init: str | None, teacher: str | None, st
 
     from ocr.training.recognizer import command_line, export, preset, resume_config, train
 
+    if not (config_name or resume and out):
+        raise click.UsageError("give --config, or --resume with --out")
     run_dir = Path(out or f"/work/runs/recognizer_{config_name}")
     try:
         if resume:

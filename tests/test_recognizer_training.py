@@ -232,3 +232,15 @@ def test_teacher_labels_restore_case_where_the_teacher_agrees_and_are_read_once(
     assert labels == [None, None, "total"]
     assert teacher.batches == 1 and told == [(3, 3)]  # all crops in one batch
     assert teacher_labels(teacher, crops, cache) == [None, None, "total"] and teacher.batches == 1  # from the cache
+
+
+def test_a_resume_needs_no_config_but_a_run_directory(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli import main
+
+    runner = CliRunner()
+    no_run = runner.invoke(main, ["train", "recognizer", "--resume"])
+    assert no_run.exit_code == 2 and "give --config, or --resume with --out" in no_run.output
+    empty = runner.invoke(main, ["train", "recognizer", "--resume", "--out", str(tmp_path)])
+    assert empty.exit_code == 3 and "nothing to resume" in empty.output
