@@ -112,7 +112,8 @@ PRESETS: dict[str, TrainConfig] = {
     # The card's stages under a CTC head, which learns to read in a fraction of the steps: trained
     # first, it gives the attention decoder (--config card --init <this run>) features that read.
     # From scratch, the decoder stayed at its language-model plateau for 1,300 steps.
-    "card_encoder": replace(_CARD, preset="card_encoder", model=_model("TPS-ResNet-BiLSTM-CTC", 32, 128, 128, 96)),
+    # Its sizes are the card's own, so that --init fits.
+    "card_encoder": replace(_CARD, preset="card_encoder", model={**_CARD.model, "name": "TPS-ResNet-BiLSTM-CTC"}),
     # A seconds-long smoke run (tests).
     "tiny": TrainConfig("tiny", _model("None-Mobile-None-CTC", 32, 64, 32, 64), lr=2e-3, warmup=5, columns=1024,
                         max_batch=16, max_width=256, val_lines=8, val_synth=8, val_every=10, log_every=5,
