@@ -589,7 +589,7 @@ def train() -> None:
 
 @train.command(name="recognizer")
 @click.option("--config", "config_name", default=None,
-              help="Preset: best, fast, card, card_encoder or tiny (a --resume takes the run's own).")
+              help="Preset: best, fast, fast_wide, card, card_encoder or tiny (a --resume takes the run's own).")
 @click.option("--init", default=None,
               help="Start from 'english_g2', a run directory / checkpoint, or an exported CTC model (.onnx).")
 @click.option("--teacher", default=None, help="Relabel real crops with this model's case-exact readings.")
@@ -616,6 +616,10 @@ def train_recognizer(config_name: str | None, init: str | None, teacher: str | N
     if not (config_name or resume and out):
         raise click.UsageError("give --config, or --resume with --out")
     run_dir = Path(out or f"/work/runs/recognizer_{config_name}")
+    fixed = {"--config": config_name, "--init": init, "--seed": seed, "--lines": lines, "--cache": cache}
+    ignored = [option for option, value in fixed.items() if resume and value is not None]
+    if ignored:
+        click.echo(f"warning: {', '.join(ignored)} ignored: a resumed run keeps its own", err=True)
     try:
         if resume:
             cfg = resume_config(run_dir, steps=steps, minutes=minutes, teacher=teacher, threads=threads)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from ocr.errors import EngineError, InputError
 from ocr.eval.metrics import alnum_caseless, cer, edit_distance, reliability_table, separation_auc
 from ocr.nets.recognizer import RecognizerConfig, build_model, export_onnx
 from ocr.recognition import Reading, Recognizer
+from ocr.recognition.calibration import TEMPERATURES, fit_temperature
 from ocr.recognition.crops import crop_region
 from ocr.recognition.predictor import (
     INVERT_BELOW,
@@ -250,6 +252,41 @@ def test_spaces_at_a_crops_edges_are_dropped(tiny_models: dict[str, str], monkey
     assert got[0] == Reading("NAME:", pytest.approx(0.9**4 * 0.8), (0.9, 0.9, 0.9, 0.9, 0.8), (0.2, 0.3, 0.4, 0.5, 0.6))
     assert got[1].text == "two words"  # spaces between words stay
     assert got[2] == Reading("", 0.0, (), ())
+
+
+@pytest.mark.parametrize("name", ["None-Mobile-None-CTC", "None-Mobile-None-Attn"])
+def test_a_temperature_sharpens_confidences_but_never_changes_a_reading(tiny_models: dict[str, str], name: str,
+                                                                       monkeypatch) -> None:
+    monkeypatch.setattr("ocr.recognition.predictor.INVERT_BELOW", 0.0)  # one reading per crop, at either temperature
+    recognizer = Recognizer(tiny_models[name])
+    crops = _noise_crops(8, seed=3)
+    plain = recognizer.read(crops)
+    recognizer.config = replace(recognizer.config, temperature=0.5)
+    sharp = recognizer.read(crops)
+    assert [r.text for r in sharp] == [r.text for r in plain] and any(r.text for r in plain)
+    for s, p in zip(sharp, plain):
+        assert all(a >= b - 1e-6 for a, b in zip(s.char_confidences, p.char_confidences))
+    # (the untrained attention model never ends a word, so its word confidences are 0: compare its characters')
+    assert sum(word_confidence(r.char_confidences) for r in sharp) > sum(word_confidence(r.char_confidences) for r in plain)
+    with pytest.raises(ValueError, match="temperature must be positive"):
+        replace(recognizer.config, temperature=0.0)
+
+
+def test_the_fitted_temperature_makes_confidence_match_accuracy(tiny_models: dict[str, str], monkeypatch) -> None:
+    """Eight of ten readings right, each said with 0.64 ** (1 / T): honest at T = 2, where it is 0.8."""
+    recognizer = Recognizer(tiny_models["None-Mobile-None-CTC"])
+    truths = ["right"] * 8 + ["other"] * 2
+
+    def read(images):
+        confidence = 0.64 ** (1 / recognizer.config.temperature)
+        return [Reading("RIGHT", confidence, (confidence,))] * len(images)
+
+    monkeypatch.setattr(recognizer, "read", read)
+    best, tried = fit_temperature(recognizer, [np.zeros((8, 8), np.uint8)] * 10, truths)
+    assert best.temperature == 2.0 and recognizer.config.temperature == 2.0
+    assert best.mean_confidence == pytest.approx(0.8) and best.accuracy == pytest.approx(0.8)
+    assert [t.temperature for t in tried] == list(TEMPERATURES)
+    assert all(best.log_loss < t.log_loss for t in tried if t is not best)
 
 
 def test_bad_inputs_and_missing_config(tiny_models: dict[str, str], tmp_path) -> None:

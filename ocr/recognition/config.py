@@ -31,7 +31,10 @@ class RecognizerConfig:
     ``img_height`` is the input height; ``img_width`` the training width and, for attention
     models, the widest window read at once (longer crops are read in overlapping chunks).
     ``output_channels`` is the width of the visual features, ``hidden_size`` that of the
-    sequence model and decoder; ``max_length`` bounds an attention decode per window.
+    sequence model and decoder; ``max_length`` bounds an attention decode per window. The
+    logits are divided by ``temperature`` before the softmax: fitted after training so that
+    confidences are honest (see :mod:`ocr.recognition.calibration`), it never changes a
+    greedy reading.
     """
 
     name: str = "TPS-ResNet-BiLSTM-Attn"
@@ -43,6 +46,7 @@ class RecognizerConfig:
     max_length: int = 25
     charset: str = CHARSET
     num_fiducial: int = 20
+    temperature: float = 1.0
 
     def __post_init__(self) -> None:
         parts = self.name.split("-")
@@ -57,6 +61,8 @@ class RecognizerConfig:
             raise ValueError(f"img_width {self.img_width} is smaller than img_height {self.img_height}")
         if self.input_channels not in (1, 3):
             raise ValueError(f"input_channels must be 1 (gray) or 3 (RGB), got {self.input_channels}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be positive, got {self.temperature}")
         if len(set(self.charset)) != len(self.charset) or not self.charset:
             raise ValueError("charset must be a non-empty string without repeated characters")
 

@@ -349,7 +349,8 @@ class Recognizer:
         results: list[tuple[str, tuple[float, ...], float, tuple[float, ...]]] = [("", (), 1.0, ())] * len(images)
         widths = [image.shape[1] for image in images]
         for indices, width in plan_batches(widths, BATCH_PIXELS, self.config.img_height):
-            probs = softmax(self.session.run(batch_tensor([images[i] for i in indices], width))[0])
+            logits = self.session.run(batch_tensor([images[i] for i in indices], width))[0]
+            probs = softmax(logits / np.float32(self.config.temperature))
             for row, i in enumerate(indices):
                 if self.attention:
                     results[i] = (*decode_attention(probs[row], self.config.charset), ())
