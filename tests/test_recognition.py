@@ -153,6 +153,7 @@ def test_text_metrics() -> None:
     assert edit_distance(["a", "b"], ["a", "c", "b"]) == 1
     assert cer("helo  world", "hello world") == pytest.approx(1 / 11)
     assert alnum_caseless("Don't-Stop!") == "dontstop"
+    assert alnum_caseless("Café Ñoño, 2°") == alnum_caseless("CAFE NONO 2") == "cafenono2"
     rows = reliability_table([0.1, 0.2, 0.3, 0.9], [False, False, True, True], bins=2)
     assert [(r.count, r.accuracy) for r in rows] == [(2, 0.0), (2, 1.0)]
     assert separation_auc([0.1, 0.2, 0.3, 0.9], [False, False, True, True]) == 1.0
