@@ -108,7 +108,8 @@ PRESETS: dict[str, TrainConfig] = {
     # A light student at height 32, distilled from the best model's readings of the real crops.
     "fast": TrainConfig("fast", _model("None-Mobile-BiLSTM-CTC", 32, 128, 96, 128), lr=1.5e-3, columns=12_288,
                         max_batch=128, max_width=512),
-    # The student three times as wide (0.030 GFLOP a 128×32 word against 0.010), from scratch.
+    # The student at three times the cost (0.030 GFLOP a 128×32 word against 0.010): the shipped
+    # recognizer_fast, grown from the narrow one above by --init.
     "fast_wide": TrainConfig("fast_wide", _model("None-Mobile-BiLSTM-CTC", 32, 128, 128, 256), lr=1.5e-3,
                              columns=12_288, max_batch=128, max_width=512),
     "card": _CARD,
