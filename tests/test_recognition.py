@@ -273,17 +273,21 @@ def test_a_temperature_sharpens_confidences_but_never_changes_a_reading(tiny_mod
         replace(recognizer.config, temperature=0.0)
 
 
-def test_the_fitted_temperature_makes_confidence_match_accuracy(tiny_models: dict[str, str], monkeypatch) -> None:
-    """Eight of ten readings right, each said with 0.64 ** (1 / T): honest at T = 2, where it is 0.8."""
-    recognizer = Recognizer(tiny_models["None-Mobile-None-CTC"])
-    truths = ["right"] * 8 + ["other"] * 2
+def _fit_saying(recognizer: Recognizer, base: float, monkeypatch) -> tuple:
+    """Fit a temperature to ten crops, eight right, each read "RIGHT" with confidence base ** (1 / T)."""
 
     def read(images):
-        confidence = 0.64 ** (1 / recognizer.config.temperature)
+        confidence = base ** (1 / recognizer.config.temperature)
         return [Reading("RIGHT", confidence, (confidence,))] * len(images)
 
     monkeypatch.setattr(recognizer, "read", read)
-    best, tried = fit_temperature(recognizer, [np.zeros((8, 8), np.uint8)] * 10, truths)
+    return fit_temperature(recognizer, [np.zeros((8, 8), np.uint8)] * 10, ["right"] * 8 + ["other"] * 2)
+
+
+def test_the_fitted_temperature_makes_confidence_match_accuracy(tiny_models: dict[str, str], monkeypatch) -> None:
+    """Said with 0.64 ** (1 / T) where 0.8 is right: honest at T = 2."""
+    recognizer = Recognizer(tiny_models["None-Mobile-None-CTC"])
+    best, tried = _fit_saying(recognizer, 0.64, monkeypatch)
     assert best.temperature == 2.0 and recognizer.config.temperature == 2.0
     assert best.mean_confidence == pytest.approx(0.8) and best.accuracy == pytest.approx(0.8)
     assert [t.temperature for t in tried] == list(TEMPERATURES)
@@ -293,13 +297,7 @@ def test_the_fitted_temperature_makes_confidence_match_accuracy(tiny_models: dic
 def test_a_temperature_barely_better_than_1_is_not_kept(tiny_models: dict[str, str], monkeypatch) -> None:
     """Said with 0.78 ** (1 / T) where 0.8 is right: 1.15 fits a little better (0.806), not by MIN_GAIN."""
     recognizer = Recognizer(tiny_models["None-Mobile-None-CTC"])
-
-    def read(images):
-        confidence = 0.78 ** (1 / recognizer.config.temperature)
-        return [Reading("RIGHT", confidence, (confidence,))] * len(images)
-
-    monkeypatch.setattr(recognizer, "read", read)
-    best, tried = fit_temperature(recognizer, [np.zeros((8, 8), np.uint8)] * 10, ["right"] * 8 + ["other"] * 2)
+    best, tried = _fit_saying(recognizer, 0.78, monkeypatch)
     assert min(tried, key=lambda t: t.log_loss).temperature == 1.15
     assert best.temperature == 1.0 and recognizer.config.temperature == 1.0
 
