@@ -12,9 +12,9 @@ import torch
 from ocr.charset import CHARSET, EASYOCR_ENGLISH_G2, encode
 from ocr.errors import EngineError, InputError
 from ocr.eval.metrics import alnum_caseless, cer, edit_distance, reliability_table, separation_auc
+from ocr.eval.temperature import TEMPERATURES, fit_temperature
 from ocr.nets.recognizer import RecognizerConfig, build_model, export_onnx
 from ocr.recognition import Reading, Recognizer
-from ocr.recognition.calibration import TEMPERATURES, fit_temperature
 from ocr.recognition.crops import crop_region
 from ocr.recognition.predictor import (
     INVERT_BELOW,

@@ -12,7 +12,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from ocr.charset import CHARSET
-from ocr.recognition.calibration import TEMPERATURES
+from ocr.eval.temperature import TEMPERATURES
 from ocr.training.data import Sample
 from ocr.training.lines import cut_lines
 from ocr.training.recognizer import (

@@ -33,7 +33,7 @@ class RecognizerConfig:
     ``output_channels`` is the width of the visual features, ``hidden_size`` that of the
     sequence model and decoder; ``max_length`` bounds an attention decode per window. The
     logits are divided by ``temperature`` before the softmax: fitted after training so that
-    confidences are honest (see :mod:`ocr.recognition.calibration`), it never changes a
+    confidences are honest (see :mod:`ocr.eval.temperature`), it never changes a
     greedy reading.
     """
 

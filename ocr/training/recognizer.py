@@ -663,7 +663,7 @@ def export(out: Path, which: str = "best", data: Data | None = None, threads: in
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from ..nets.recognizer import export_onnx
-    from ..recognition.calibration import fit_temperature
+    from ..eval.temperature import fit_temperature
     from ..recognition.predictor import Recognizer
     from ..runtime import RuntimeConfig
 

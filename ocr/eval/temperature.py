@@ -5,21 +5,20 @@ the end-of-sequence probability). A softmax that is too soft or too sharp makes 
 card's attention model said 53 % on held-out receipt lines it read 77 % right. Dividing the
 logits by a temperature rescales every probability without changing any greedy reading. The
 temperature kept is the one under which the word confidences best predict whether each reading
-is right (lowest log loss; right = equal to the truth ignoring case, as in the reliability
-tables), chosen from :data:`TEMPERATURES` on crops that the eval sets never see, and only
-when it is clearly better than 1 (:data:`MIN_GAIN`).
+is right (lowest log loss; right as in the reliability tables of :func:`ocr.eval.recognition.score`,
+equal to the truth ignoring case), chosen from :data:`TEMPERATURES` on crops that the eval sets
+never see, and only when it is clearly better than 1 (:data:`MIN_GAIN`).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
 
-from ..eval.metrics import calibration_error, collapse_spaces, reliability_table
-from .predictor import Recognizer
+from ..recognition import Recognizer
+from .recognition import score
 
 TEMPERATURES = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 2.0)
 """Temperatures tried (below 1 sharpens an under-confident model)."""
@@ -47,20 +46,18 @@ def score_temperature(recognizer: Recognizer, images: Sequence[np.ndarray], trut
                       temperature: float) -> TemperatureScore:
     """Read ``images`` at ``temperature`` and score the confidences against ``truths``."""
     recognizer.config = replace(recognizer.config, temperature=temperature)
-    readings = recognizer.read(images)
-    right = [collapse_spaces(r.text).lower() == collapse_spaces(t).lower() for r, t in zip(readings, truths)]
-    confidences = [min(max(r.confidence, 1e-6), 1 - 1e-6) for r in readings]
-    log_loss = -sum(math.log(c if ok else 1 - c) for c, ok in zip(confidences, right)) / max(1, len(right))
-    return TemperatureScore(temperature, log_loss, calibration_error(reliability_table(confidences, right)),
-                            float(np.mean(confidences)), float(np.mean(right)))
+    result = score("held-out", "", truths, recognizer.read(images), seconds=0.0)
+    confidence = np.clip(result.confidences, 1e-6, 1 - 1e-6)
+    log_loss = -float(np.mean(np.where(result.correct, np.log(confidence), np.log1p(-confidence))))
+    return TemperatureScore(temperature, log_loss, result.calibration_error, float(np.mean(result.confidences)),
+                            result.acc_ci)
 
 
 def fit_temperature(recognizer: Recognizer, images: Sequence[np.ndarray], truths: Sequence[str],
                     temperatures: Sequence[float] = TEMPERATURES) -> tuple[TemperatureScore, list[TemperatureScore]]:
     """The best of ``temperatures`` for ``recognizer`` on held-out crops (1 unless another is
     better by :data:`MIN_GAIN`), and the score of each. The recognizer is left reading at the best."""
-    scores = [score_temperature(recognizer, images, truths, t) for t in {1.0, *temperatures}]
-    scores.sort(key=lambda s: s.temperature)
+    scores = [score_temperature(recognizer, images, truths, t) for t in sorted({1.0, *temperatures})]
     unscaled = next(s for s in scores if s.temperature == 1.0)
     best = min(scores, key=lambda s: s.log_loss)
     if best.log_loss > (1 - MIN_GAIN) * unscaled.log_loss:
