@@ -594,6 +594,7 @@ def train() -> None:
               help="Start from 'english_g2', a run directory / checkpoint, or an exported CTC model (.onnx).")
 @click.option("--teacher", default=None, help="Relabel real crops with this model's case-exact readings.")
 @click.option("--steps", type=int, default=None, help="Total optimizer steps (may be raised on --resume).")
+@click.option("--lr", type=float, default=None, help="Peak learning rate [the preset's].")
 @click.option("--minutes", type=float, default=None,
               help="Training-time budget: the schedule ends at whichever of it and --steps comes first.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory [/work/runs/recognizer_<config>].")
@@ -605,8 +606,8 @@ def train() -> None:
 @click.option("--export-only", is_flag=True, help="Skip training: export to ONNX fp32 + int8 and write the manifest.")
 @click.option("--weights", type=click.Choice(["best", "last"]), default="best", show_default=True,
               help="Export the best-validation weights or the last checkpoint.")
-def train_recognizer(config_name: str | None, init: str | None, teacher: str | None, steps: int | None, minutes: float | None,
-                     out: str | None, resume: bool, seed: int | None, threads: int | None, lines: str | None,
+def train_recognizer(config_name: str | None, init: str | None, teacher: str | None, steps: int | None, lr: float | None,
+                     minutes: float | None, out: str | None, resume: bool, seed: int | None, threads: int | None, lines: str | None,
                      cache: str | None, export_only: bool, weights: str) -> None:
     """Train a recognizer (resumable), then export it to ONNX fp32 and int8 with a manifest."""
     from pathlib import Path
@@ -616,7 +617,7 @@ def train_recognizer(config_name: str | None, init: str | None, teacher: str | N
     if not (config_name or resume and out):
         raise click.UsageError("give --config, or --resume with --out")
     run_dir = Path(out or f"/work/runs/recognizer_{config_name}")
-    fixed = {"--config": config_name, "--init": init, "--seed": seed, "--lines": lines, "--cache": cache}
+    fixed = {"--config": config_name, "--init": init, "--lr": lr, "--seed": seed, "--lines": lines, "--cache": cache}
     ignored = [option for option, value in fixed.items() if resume and value is not None]
     if ignored:
         click.echo(f"warning: {', '.join(ignored)} ignored: a resumed run keeps its own", err=True)
@@ -624,7 +625,7 @@ def train_recognizer(config_name: str | None, init: str | None, teacher: str | N
         if resume:
             cfg = resume_config(run_dir, steps=steps, minutes=minutes, teacher=teacher, threads=threads)
         else:
-            cfg = preset(config_name, init=init, teacher=teacher, steps=steps, minutes=minutes, seed=seed, threads=threads,
+            cfg = preset(config_name, init=init, teacher=teacher, steps=steps, lr=lr, minutes=minutes, seed=seed, threads=threads,
                          lines=lines, cache=cache)
         if not export_only:
             train(cfg, run_dir, resume=resume, command=command_line())

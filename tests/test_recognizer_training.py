@@ -269,3 +269,13 @@ def test_a_resume_needs_no_config_but_a_run_directory(tmp_path: Path) -> None:
     assert empty.exit_code == 3 and "nothing to resume" in empty.output and "ignored" not in empty.output
     told = runner.invoke(main, ["train", "recognizer", "--resume", "--config", "fast", "--seed", "4", "--out", str(tmp_path)])
     assert told.exit_code == 3 and "warning: --config, --seed ignored: a resumed run keeps its own" in told.output
+
+
+def test_a_learning_rate_must_be_positive_and_sets_the_peak(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli import main
+
+    bad = CliRunner().invoke(main, ["train", "recognizer", "--config", "tiny", "--lr", "0", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "--lr 0.0: the learning rate must be positive" in bad.output
+    assert preset("fast", lr=3e-4).lr == 3e-4 and preset("fast").lr == 1.5e-3

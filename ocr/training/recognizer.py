@@ -82,6 +82,8 @@ class TrainConfig:
     threads: int = 1
 
     def __post_init__(self) -> None:
+        if not self.lr > 0:
+            raise ValueError(f"--lr {self.lr}: the learning rate must be positive")
         if self.init and self.init.endswith(".onnx") and not self.frozen_bn:
             raise ValueError(f"--init {self.init}: its batch norms are folded, so train it with a frozen-BN preset (best)")
 
