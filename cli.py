@@ -506,7 +506,8 @@ def eval_detect(sets: tuple[str, ...], detectors: tuple[str, ...], limit: int | 
 @eval_group.command(name="recognize")
 @click.argument("sets", nargs=-1, required=True)
 @click.option("--model", "models", multiple=True, default=("english_g2",), show_default=True,
-              help="Recognizer name in weights/ or .onnx path; repeat to compare side by side.")
+              help="Recognizer name in weights/ or .onnx path, or rapidocr (PP-OCR's recognizer, bench extra); "
+                   "repeat to compare side by side.")
 @click.option("--level", type=click.Choice(["auto", "words", "lines"]), default="auto", show_default=True,
               help="Which boxes of page sets to cut (auto: lines when present).")
 @click.option("--limit", type=int, default=None, help="Only the first N images of each set.")
@@ -519,12 +520,14 @@ def eval_detect(sets: tuple[str, ...], detectors: tuple[str, ...], limit: int | 
 def eval_recognize(sets: tuple[str, ...], models: tuple[str, ...], level: str, limit: int | None, margin: float,
                    json_path: str | None, threads: int, lexicon: str | None) -> None:
     """Recognition accuracy, CER, crops/s and confidence reliability on SETS (names or folders)."""
+    from ocr.bench.adapters import PEERS, CropReader
     from ocr.errors import OcrError
     from ocr.eval.recognition import run
 
     try:
-        run(sets, models, level, limit, margin, json_path, threads, echo=lambda m: click.echo(m, err=True),
-            lexicon=lexicon)
+        peers = {name: CropReader(name, threads) for name in models if name in PEERS}
+        run(sets, [m for m in models if m not in PEERS], level, limit, margin, json_path, threads,
+            echo=lambda m: click.echo(m, err=True), lexicon=lexicon, peers=peers)
     except OcrError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(exc.exit_code) from None
@@ -589,7 +592,7 @@ def train() -> None:
 
 @train.command(name="recognizer")
 @click.option("--config", "config_name", default=None,
-              help="Preset: best, fast, fast_wide, card, card_encoder or tiny (a --resume takes the run's own).")
+              help="Preset: best, fast, fast_wide, medium, card, card_encoder or tiny (a --resume takes the run's own).")
 @click.option("--init", default=None,
               help="Start from 'english_g2', a run directory / checkpoint, or an exported CTC model (.onnx).")
 @click.option("--teacher", default=None, help="Relabel real crops with this model's case-exact readings.")
@@ -602,31 +605,41 @@ def train() -> None:
 @click.option("--seed", type=int, default=None)
 @click.option("--threads", type=int, default=None, help="Torch threads [1].")
 @click.option("--lines", default=None, help="Page set with line boxes for real crops [sroie_train].")
+@click.option("--pack", default=None, help="Real crops of every training set, from `ocr train pack` (its sets join --mix).")
+@click.option("--mix", default=None, help="Source weights over the preset's, as NAME=WEIGHT,... (0 leaves a source out).")
+@click.option("--fonts", default=None, help="Folder of fonts for synthetic text [the system's].")
+@click.option("--device", default=None, help="Torch device: cpu, cuda, cuda:1 ... [cpu].")
+@click.option("--workers", type=int, default=None, help="Data-loading processes [0: in the training process].")
+@click.option("--columns", type=int, default=None, help="Padded columns per batch (batch size × width) [the preset's].")
 @click.option("--cache", default=None, help="Cache folder for crops and the word list [/work/runs/cache].")
 @click.option("--export-only", is_flag=True, help="Skip training: export to ONNX fp32 + int8 and write the manifest.")
 @click.option("--weights", type=click.Choice(["best", "last"]), default="best", show_default=True,
               help="Export the best-validation weights or the last checkpoint.")
 def train_recognizer(config_name: str | None, init: str | None, teacher: str | None, steps: int | None, lr: float | None,
                      minutes: float | None, out: str | None, resume: bool, seed: int | None, threads: int | None, lines: str | None,
-                     cache: str | None, export_only: bool, weights: str) -> None:
+                     pack: str | None, mix: str | None, fonts: str | None, device: str | None, workers: int | None,
+                     columns: int | None, cache: str | None, export_only: bool, weights: str) -> None:
     """Train a recognizer (resumable), then export it to ONNX fp32 and int8 with a manifest."""
     from pathlib import Path
 
-    from ocr.training.recognizer import command_line, export, preset, resume_config, train
+    from ocr.training.recognizer import command_line, export, mix_weights, preset, resume_config, train
 
     if not (config_name or resume and out):
         raise click.UsageError("give --config, or --resume with --out")
     run_dir = Path(out or f"/work/runs/recognizer_{config_name}")
-    fixed = {"--config": config_name, "--init": init, "--lr": lr, "--seed": seed, "--lines": lines, "--cache": cache}
+    fixed = {"--config": config_name, "--init": init, "--lr": lr, "--seed": seed, "--lines": lines, "--cache": cache,
+             "--pack": pack, "--mix": mix, "--fonts": fonts, "--columns": columns}
     ignored = [option for option, value in fixed.items() if resume and value is not None]
     if ignored:
         click.echo(f"warning: {', '.join(ignored)} ignored: a resumed run keeps its own", err=True)
     try:
         if resume:
-            cfg = resume_config(run_dir, steps=steps, minutes=minutes, teacher=teacher, threads=threads)
+            cfg = resume_config(run_dir, steps=steps, minutes=minutes, teacher=teacher, threads=threads, device=device,
+                                workers=workers)
         else:
             cfg = preset(config_name, init=init, teacher=teacher, steps=steps, lr=lr, minutes=minutes, seed=seed, threads=threads,
-                         lines=lines, cache=cache)
+                         lines=lines, cache=cache, pack=pack, fonts=fonts, device=device, workers=workers,
+                         columns=columns, mix=mix_weights(config_name, mix))
         if not export_only:
             train(cfg, run_dir, resume=resume, command=command_line())
         export(run_dir, which="best" if weights == "best" else "checkpoint", threads=cfg.threads)
@@ -635,6 +648,27 @@ def train_recognizer(config_name: str | None, init: str | None, teacher: str | N
     except FileNotFoundError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(3) from None
+
+
+@train.command(name="pack")
+@click.option("--out", type=click.Path(dir_okay=False), default="/work/runs/pack/real.pkl", show_default=True)
+@click.option("--set", "sets", multiple=True, help="Training set(s) to cut [all: funsd_train, docbank_samples, "
+              "kleister_nda, iiit5k_train, svt_train, sroie_train].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the samples and the PDF resolutions.")
+def train_pack(out: str, sets: tuple[str, ...], seed: int) -> None:
+    """Cut the real training sets (under <data>/train) into one file of crops for `train recognizer --pack`."""
+    from pathlib import Path
+
+    from ocr.datasets import data_dir
+    from ocr.training.packs import SETS, build_pack, save_pack
+
+    unknown = sorted(set(sets) - set(SETS))
+    if unknown:
+        raise click.BadParameter(f"unknown set {unknown[0]!r}: choose from {', '.join(SETS)}", param_hint="--set")
+    chosen = {name: SETS[name] for name in sets} if sets else SETS
+    pack = build_pack(data_dir() / "train", chosen, seed=seed, log=lambda m: click.echo(m, err=True))
+    save_pack(pack, Path(out))
+    click.echo(f"{sum(map(len, pack.train.values()))} training crops -> {out}")
 
 
 @train.command(name="lexicon")

@@ -142,3 +142,37 @@ def test_a_failing_engine_is_reported_not_fatal(tmp_path: Path) -> None:
     bench_set = harness.load_set(str(tmp_path / "crops"), None)
     run = harness.run_engine("rapidocr-typo", bench_set, 1, tmp_path, tmp_path / "raw")
     assert run.rows == [] and run.error is not None and "rapidocr-typo" in run.error
+
+
+def test_eval_recognize_scores_rapidocr_on_the_same_crops(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+    from PIL import Image, ImageDraw, ImageFont
+
+    from cli import main
+    from ocr.training.synth import find_fonts
+
+    words = tmp_path / "words"
+    (words / "images").mkdir(parents=True)
+    font = ImageFont.truetype(find_fonts()[0], 36)
+    rows = []
+    for n, text in enumerate(["Kitchen", "HARBOUR", "2024"]):
+        image = Image.new("RGB", (220, 56), "white")
+        ImageDraw.Draw(image).text((10, 6), text, fill="black", font=font)
+        image.save(words / "images" / f"{n}.png")
+        rows.append({"image": f"images/{n}.png", "text": text})
+    (words / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = tmp_path / "report.json"
+    result = CliRunner().invoke(main, ["eval", "recognize", str(words), "--model", "recognizer_fast", "--model", "rapidocr",
+                                       "--json", str(report), "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert "recognizer_fast acc-an" in result.output and "rapidocr acc-an" in result.output
+    data = json.loads(report.read_text())
+    by_model = {r["model"]: r for r in data["results"]}
+    assert by_model["rapidocr"]["crops"] == by_model["recognizer_fast"]["crops"] == 3
+    assert by_model["rapidocr"]["acc_ci"] == 1.0, by_model["rapidocr"]["errors"]
+    rows = [r for r in data["pooled"]["rapidocr"]["reliability"] if r["count"]]
+    assert sum(r["count"] for r in rows) == 3 and all(0.5 < r["mean_confidence"] <= 1 for r in rows)
+    easy = CliRunner().invoke(main, ["eval", "recognize", str(words), "--model", "easyocr"])
+    assert easy.exit_code == 2 and "venv of its own" in easy.output

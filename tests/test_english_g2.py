@@ -136,3 +136,10 @@ def test_eval_recognize_rejects_unknown_sets_and_models(tmp_path) -> None:
     assert result.exit_code == 4 and "recognizer model not found" in result.output
     result = CliRunner().invoke(main, ["eval", "recognize", str(tmp_path), "--lexicon", str(tmp_path / "none.tsv.gz")])
     assert result.exit_code == 4 and "word list not found" in result.output
+
+
+def test_models_of_one_file_name_get_their_folders_in_the_table() -> None:
+    from ocr.eval.recognition import model_labels
+
+    assert model_labels(["recognizer_fast", "runs/a/medium.int8.onnx", "runs/b/medium.int8.onnx"]) == [
+        "recognizer_fast", "a/medium.int8", "b/medium.int8"]

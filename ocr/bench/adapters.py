@@ -21,9 +21,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
+
+from ..errors import UsageError
+from ..recognition.predictor import Reading as CropReading
 
 Mode = Literal["page", "line"]
 
@@ -79,6 +82,30 @@ def load(name: str, threads: int) -> tuple[Reader, dict[str, str]]:
     """Engine ``name`` loaded with ``threads`` intra-op threads, and the versions of what it runs on."""
     loaders = {"easyocr": _load_easyocr, "rapidocr": _load_rapidocr}
     return loaders.get(name, _load_project_engine)(name, threads)
+
+
+class CropReader:
+    """A peer engine reading word or line crops one at a time (its ``line`` mode), with the
+    ``read(images)`` of the project's recognizers, so that ``ocr eval recognize`` scores it on the
+    same crops with the same code. Its confidence is the mean of its line scores."""
+
+    def __init__(self, name: str, threads: int) -> None:
+        peer = PEERS[name]
+        if peer.venv is not None:
+            raise UsageError(f"{name} runs in a venv of its own: compare it with `ocr bench`, not here")
+        try:
+            self._read, self.versions = load(name, threads)
+        except ImportError:
+            raise UsageError(f"{name} is not installed: {peer.install}") from None
+
+    def read(self, images: Sequence[np.ndarray]) -> list[CropReading]:
+        """One reading per crop (H×W×3 uint8 RGB)."""
+        readings = []
+        for image in images:
+            reading = self._read(image, "line")
+            scores = [r.confidence for r in reading.lines]
+            readings.append(CropReading(reading.text, sum(scores) / len(scores) if scores else 0.0, ()))
+        return readings
 
 
 def _versions(*packages: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Literal, Sequence
+from typing import Callable, Iterator, Literal, Mapping, Protocol, Sequence
 
 import numpy as np
 from PIL import Image
@@ -43,6 +43,12 @@ Level = Literal["auto", "words", "lines"]
 
 CHUNK = 256
 """Crops handed to the recognizer per call (about a dense page)."""
+
+
+class CropReader(Protocol):
+    """Anything that reads a batch of crops: the project's recognizers, or a peer engine's adapter."""
+
+    def read(self, images: Sequence[np.ndarray]) -> list[Reading]: ...
 
 
 @dataclass(frozen=True)
@@ -137,7 +143,7 @@ def score(set_name: str, model: str, truths: Sequence[str], readings: Sequence[R
     )
 
 
-def read_timed(recognizer: Recognizer, images: Sequence[np.ndarray]) -> tuple[list[Reading], float]:
+def read_timed(recognizer: CropReader, images: Sequence[np.ndarray]) -> tuple[list[Reading], float]:
     """Read ``images`` in chunks of :data:`CHUNK`; returns the readings and the seconds spent reading."""
     readings: list[Reading] = []
     seconds = 0.0
@@ -150,7 +156,7 @@ def read_timed(recognizer: Recognizer, images: Sequence[np.ndarray]) -> tuple[li
 
 def evaluate(
     folders: Sequence[Path],
-    models: dict[str, Recognizer],
+    models: Mapping[str, CropReader],
     level: Level = "auto",
     limit: int | None = None,
     margin: float = 0.0,
@@ -217,6 +223,12 @@ def format_reliability(name: str, rows: Sequence[ReliabilityRow], ece: float, au
     return "\n".join(lines)
 
 
+def model_labels(models: Sequence[str]) -> list[str]:
+    """A column label per model: its file name without suffix, with its folder where two files share a name."""
+    stems = [Path(name).stem for name in models]
+    return [f"{Path(name).parent.name}/{stem}" if stems.count(stem) > 1 else stem for name, stem in zip(models, stems)]
+
+
 def run(
     sets: Sequence[str],
     models: Sequence[str],
@@ -227,15 +239,19 @@ def run(
     threads: int,
     echo: Callable[[str], None],
     lexicon: str | None = None,
+    peers: Mapping[str, CropReader] | None = None,
 ) -> list[SetResult]:
     """The ``ocr eval recognize`` command: evaluate, print the tables to stdout, optionally write JSON.
-    With ``lexicon`` (a word list's name or path), each model is also read with near-miss words corrected."""
+    With ``lexicon`` (a word list's name or path), each model is also read with near-miss words corrected;
+    ``peers`` (other engines' crop readers) are scored beside the models on the same crops."""
     folders = [datasets.resolve(name) for name in sets]
     runtime = RuntimeConfig(intra_op_threads=threads)
-    recognizers = {Path(name).stem: Recognizer(name, runtime) for name in models}
+    labels = model_labels(models)
+    recognizers: dict[str, CropReader] = {label: Recognizer(name, runtime) for name, label in zip(models, labels)}
     if lexicon:
         words = Lexicon.load(lexicon)
-        recognizers |= {f"{Path(name).stem}+lexicon": Recognizer(name, runtime, words) for name in models}
+        recognizers |= {f"{label}+lexicon": Recognizer(name, runtime, words) for name, label in zip(models, labels)}
+    recognizers |= dict(peers or {})
 
     def progress(result: SetResult) -> None:
         echo(f"{result.model} {result.set_name}: {result.crops} crops, acc-ci {100 * result.acc_ci:.1f}, "

@@ -38,6 +38,8 @@ class Source(Protocol):
 
     def set_state(self, state: Any) -> None: ...
 
+    def reseed(self, seed: int) -> None: ...
+
 
 class _Seeded:
     def __init__(self, seed: int) -> None:
@@ -50,6 +52,11 @@ class _Seeded:
     def set_state(self, state: Any) -> None:
         self.rng.setstate(state["rng"])
         self.np_rng.bit_generator.state = state["np"]
+
+    def reseed(self, seed: int) -> None:
+        """Restart both generators from ``seed`` (in place: a renderer sharing them follows)."""
+        self.rng.seed(seed)
+        self.np_rng.bit_generator.state = np.random.default_rng(seed).bit_generator.state
 
 
 class SynthSource(_Seeded):
@@ -157,6 +164,11 @@ class Mixture(_Seeded):
         for name, source in self.sources.items():
             source.set_state(state[name])
 
+    def reseed(self, seed: int) -> None:
+        super().reseed(seed)
+        for offset, source in enumerate(self.sources.values(), start=1):
+            source.reseed(seed + offset)
+
 
 def width_batches(draw: Callable[[], Sample], columns: int, max_batch: int, pool: int = 256,
                   rng: random.Random | None = None) -> Iterator[list[Sample]]:
@@ -177,6 +189,29 @@ def width_batches(draw: Callable[[], Sample], columns: int, max_batch: int, pool
             batches.append(current)
         rng.shuffle(batches)
         yield from batches
+
+
+class BatchStream(torch.utils.data.IterableDataset):
+    """Endless (images, samples) batches of ``mixture`` (see :func:`width_batches`), the images as one
+    tensor and the samples without their pixels. Iterated in the training process it draws from
+    ``mixture`` itself (so a checkpoint can save its state); in each worker of a
+    ``torch.utils.data.DataLoader`` it draws from its own copy, reseeded by the worker's number."""
+
+    def __init__(self, mixture: Mixture, height: int, columns: int, max_batch: int, seed: int) -> None:
+        super().__init__()
+        self.mixture, self.height, self.columns, self.max_batch, self.seed = mixture, height, columns, max_batch, seed
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, list[Sample]]]:
+        worker = torch.utils.data.get_worker_info()
+        seed = self.seed
+        if worker is not None:
+            seed = self.seed * 1009 + worker.id + 1
+            self.mixture.reseed(seed)
+        for samples in width_batches(self.mixture, self.columns, self.max_batch, rng=random.Random(seed)):
+            yield to_tensor([s.image for s in samples], self.height), [Sample(_NO_PIXELS, s.text, s.caseless) for s in samples]
+
+
+_NO_PIXELS = np.zeros((0, 0), np.uint8)
 
 
 def to_tensor(images: Sequence[np.ndarray], min_width: int) -> torch.Tensor:

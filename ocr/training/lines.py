@@ -1,22 +1,30 @@
-"""Real text-line crops cut from a page set's ``lines`` boxes, cached once on disk.
+"""Real text crops (lines or words) cut from a labelled set, with the margins a page gives.
 
-Each crop keeps a margin around its box (a fraction of the box height) so that training can
-jitter the crop tight or loose; the box inside the crop is stored beside the pixels.
+Each crop keeps a margin of page around its box (a fraction of the box height), with
+whatever neighbouring ink lies there, so that training can jitter the crop tight or loose
+as the pipeline's own crops are; the box inside the crop is stored beside the pixels.
+Crops whose box is taller than ``MAX_BOX_HEIGHT`` are scaled down to it (the recognizers
+read at 32 or 64 rows), which keeps a whole set in memory. Word-crop sets (one word per
+image, no boxes) give the whole image as the box.
 """
 
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
 
-from ocr.datasets import iter_samples
+from ocr.datasets import Region, iter_samples
 from ocr.io.files import write_atomic
 
 MARGIN = 0.35
+MAX_BOX_HEIGHT = 32
+Level = Literal["lines", "words"]
 
 
 @dataclass(frozen=True)
@@ -29,30 +37,60 @@ class LineCrop:
     page: str
 
 
-def cut_lines(folder: str | Path, min_height: int = 6) -> list[LineCrop]:
-    """All non-empty, non-ignored line regions of the set in ``folder`` as margin crops."""
+def cut_page(page: np.ndarray, regions: Iterable[Region], name: str, min_height: int = 6) -> list[LineCrop]:
+    """The non-empty, non-ignored ``regions`` of the grayscale ``page`` as margin crops."""
+    crops: list[LineCrop] = []
+    height, width = page.shape
+    for region in regions:
+        text = " ".join(region.text.split())
+        if region.ignore or not text:
+            continue
+        xs = [p[0] for p in region.box]
+        ys = [p[1] for p in region.box]
+        x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+        if y1 - y0 < min_height or x1 - x0 < min_height:
+            continue
+        pad = MARGIN * (y1 - y0)
+        cx0, cy0 = max(0, int(x0 - pad)), max(0, int(y0 - pad))
+        cx1, cy1 = min(width, int(np.ceil(x1 + pad))), min(height, int(np.ceil(y1 + pad)))
+        crop = page[cy0:cy1, cx0:cx1]
+        box = (int(x0) - cx0, int(y0) - cy0, int(np.ceil(x1)) - cx0, int(np.ceil(y1)) - cy0)
+        crops.append(_capped(LineCrop(np.ascontiguousarray(crop), box, text, name)))
+    return crops
+
+
+def _capped(crop: LineCrop) -> LineCrop:
+    """``crop`` scaled down so that its box is at most ``MAX_BOX_HEIGHT`` rows high."""
+    x0, y0, x1, y1 = crop.box
+    scale = MAX_BOX_HEIGHT / max(y1 - y0, 1)
+    if scale >= 1:
+        return crop
+    h, w = crop.pixels.shape
+    pixels = cv2.resize(crop.pixels, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA)
+    box = tuple(int(round(v * scale)) for v in (x0, y0, x1, y1))
+    return LineCrop(pixels, box, crop.text, crop.page)  # type: ignore[arg-type]
+
+
+def cut_set(folder: str | Path, level: Level = "lines", min_height: int = 6) -> list[LineCrop]:
+    """All ``level`` regions of the set in ``folder`` (a word-crop set gives its whole images)."""
     crops: list[LineCrop] = []
     for sample in iter_samples(folder):
         page = cv2.imread(str(sample.image), cv2.IMREAD_GRAYSCALE)
         if page is None:
             continue
-        height, width = page.shape
-        for region in sample.lines:
-            text = " ".join(region.text.split())
-            if region.ignore or not text:
-                continue
-            xs = [p[0] for p in region.box]
-            ys = [p[1] for p in region.box]
-            x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
-            if y1 - y0 < min_height or x1 - x0 < min_height:
-                continue
-            pad = MARGIN * (y1 - y0)
-            cx0, cy0 = max(0, int(x0 - pad)), max(0, int(y0 - pad))
-            cx1, cy1 = min(width, int(np.ceil(x1 + pad))), min(height, int(np.ceil(y1 + pad)))
-            crop = np.ascontiguousarray(page[cy0:cy1, cx0:cx1])
-            box = (int(x0) - cx0, int(y0) - cy0, int(np.ceil(x1)) - cx0, int(np.ceil(y1)) - cy0)
-            crops.append(LineCrop(crop, box, text, sample.image.name))
+        if not sample.words and not sample.lines:
+            text = " ".join(sample.text.split())
+            if text:
+                h, w = page.shape
+                crops.append(_capped(LineCrop(page, (0, 0, w, h), text, sample.image.name)))
+            continue
+        crops.extend(cut_page(page, sample.lines if level == "lines" else sample.words, sample.image.name, min_height))
     return crops
+
+
+def cut_lines(folder: str | Path, min_height: int = 6) -> list[LineCrop]:
+    """All line regions of the set in ``folder`` as margin crops."""
+    return cut_set(folder, "lines", min_height)
 
 
 def cached_lines(folder: str | Path, cache: str | Path) -> list[LineCrop]:
@@ -66,7 +104,7 @@ def cached_lines(folder: str | Path, cache: str | Path) -> list[LineCrop]:
     return crops
 
 
-def split_by_page(crops: list[LineCrop], holdout_pages: int) -> tuple[list[LineCrop], list[LineCrop]]:
+def split_by_page(crops: Sequence[LineCrop], holdout_pages: int) -> tuple[list[LineCrop], list[LineCrop]]:
     """(train, held-out) with the last ``holdout_pages`` pages (sorted by name) held out."""
     pages = sorted({c.page for c in crops})
     held = set(pages[len(pages) - holdout_pages :]) if holdout_pages > 0 else set()

@@ -37,11 +37,12 @@ from ..io.files import replacing, write_atomic
 from ..charset import BLANK, CHARSET, EASYOCR_ENGLISH_G2, case_folding
 from ..nets.recognizer import TextRecognizer, build_model, load_english_g2
 from ..recognition.config import RecognizerConfig
-from .data import LineSource, Mixture, Sample, SynthSource, jitter_crop, resize_to_height, to_tensor, width_batches
+from .data import BatchStream, LineSource, Mixture, Sample, Source, SynthSource, jitter_crop, resize_to_height, to_tensor
 from .lines import LineCrop, cached_lines, split_by_page
+from .packs import SETS as PACK_SETS, load_pack
 from .onnx_weights import model_from_onnx
 from .schedule import progress
-from .synth import Renderer, find_fonts
+from .synth import FONT_ROOTS, Renderer, find_fonts
 from .text import TextSampler, cached_words
 
 SROIE_TRAIN = "/work/shared/data/train/sroie_train"
@@ -71,6 +72,8 @@ class TrainConfig:
     frozen_bn: bool = False
     teacher: str | None = None
     lines: str = SROIE_TRAIN
+    pack: str | None = None
+    fonts: str | None = None
     cache: str = "/work/runs/cache"
     holdout_pages: int = 24
     val_lines: int = 300
@@ -80,10 +83,14 @@ class TrainConfig:
     checkpoint_minutes: float = 5.0
     seed: int = 0
     threads: int = 1
+    device: str = "cpu"
+    workers: int = 0
 
     def __post_init__(self) -> None:
         if not self.lr > 0:
             raise ValueError(f"--lr {self.lr}: the learning rate must be positive")
+        if any(not weight >= 0 for weight in self.mix.values()) or not any(self.mix.values()):
+            raise ValueError(f"--mix: weights must be 0 or more, and one positive: {self.mix}")
         if self.init and self.init.endswith(".onnx") and not self.frozen_bn:
             raise ValueError(f"--init {self.init}: its batch norms are folded, so train it with a frozen-BN preset (best)")
 
@@ -103,6 +110,10 @@ def _model(name: str, height: int, width: int, hidden: int, channels: int, **ext
 _CARD = TrainConfig("card", _model("TPS-ResNet-BiLSTM-Attn", 32, 128, 128, 96, max_length=32), lr=1e-3, columns=6144,
                     max_batch=64, max_width=256, mix={"sroie": 0.35, "synth_word": 0.45, "synth_line": 0.2})
 
+# Every real set of a pack (see :mod:`ocr.training.packs`) beside the synthetic words and lines.
+REAL_MIX = {"funsd_train": 0.2, "docbank_samples": 0.1, "kleister_nda": 0.15, "iiit5k_train": 0.06, "svt_train": 0.02,
+            "sroie_train": 0.12, "synth_word": 0.25, "synth_line": 0.1}
+
 PRESETS: dict[str, TrainConfig] = {
     # The pretrained EasyOCR model fine-tuned to our charset; the first four convolutions stay frozen.
     "best": TrainConfig("best", _model("None-VGG-BiLSTM-CTC", 64, 256, 256, 256), init=ENGLISH_G2, lr=2e-4,
@@ -114,6 +125,12 @@ PRESETS: dict[str, TrainConfig] = {
     # recognizer_fast, grown from the narrow one above by --init.
     "fast_wide": TrainConfig("fast_wide", _model("None-Mobile-BiLSTM-CTC", 32, 128, 128, 256), lr=1.5e-3,
                              columns=12_288, max_batch=128, max_width=512),
+    # The fast student widened again (Mobile channels 384, hidden 192: about twice its cost), trained on
+    # the real sets of a pack (--pack) beside synthetic text, in large batches for a GPU (--device
+    # cuda); whole document lines are read up to 1024 columns unsqueezed. Grown from recognizer_fast
+    # by --init.
+    "medium": TrainConfig("medium", _model("None-Mobile-BiLSTM-CTC", 32, 128, 192, 384), lr=1.5e-3, columns=32_768,
+                          max_batch=256, max_width=1024, mix=REAL_MIX),
     "card": _CARD,
     # The card's stages under a CTC head, which learns to read in a fraction of the steps: trained
     # first, it gives the attention decoder (--config card --init <this run>) features that read.
@@ -268,17 +285,18 @@ class Criterion:
                 continue
             lp = log_probs[rows]
             if caseless:
-                lp = torch.log((lp.exp() @ self.fold).clamp_min(1e-30))
+                lp = torch.log((lp.exp() @ self.fold.to(lp.device)).clamp_min(1e-30))
             total = total + loss(lp, [targets[i] for i in rows])
         return total / len(samples)
 
     @staticmethod
     def _ctc(log_probs: torch.Tensor, rows: list[list[int]]) -> torch.Tensor:
         batch, steps, _ = log_probs.shape
-        flat = torch.tensor([c for r in rows for c in r], dtype=torch.long)
-        lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
-        return F.ctc_loss(log_probs.transpose(0, 1), flat, torch.full((batch,), steps, dtype=torch.long), lengths,
-                          blank=BLANK, reduction="sum", zero_infinity=True)
+        device = log_probs.device
+        flat = torch.tensor([c for r in rows for c in r], dtype=torch.long, device=device)
+        lengths = torch.tensor([len(r) for r in rows], dtype=torch.long, device=device)
+        return F.ctc_loss(log_probs.transpose(0, 1), flat, torch.full((batch,), steps, dtype=torch.long, device=device),
+                          lengths, blank=BLANK, reduction="sum", zero_infinity=True)
 
     @staticmethod
     def _ce(log_probs: torch.Tensor, rows: list[list[int]]) -> torch.Tensor:
@@ -287,7 +305,7 @@ class Criterion:
         for i, r in enumerate(rows):
             r = r[: steps - 1] + [BLANK]
             target[i, : len(r)] = torch.tensor(r)
-        return F.nll_loss(log_probs.reshape(-1, log_probs.shape[2]), target.reshape(-1), reduction="sum")
+        return F.nll_loss(log_probs.reshape(-1, log_probs.shape[2]), target.reshape(-1).to(log_probs.device), reduction="sum")
 
 
 def greedy_decode(logits: torch.Tensor, config: RecognizerConfig) -> list[str]:
@@ -369,47 +387,70 @@ def load_teacher(spec: str) -> TextRecognizer:
 
 def build_data(cfg: TrainConfig, words: list[tuple[str, int]] | None = None, fonts: list[str] | None = None,
                crops: list[LineCrop] | None = None, log: Callable[..., None] | None = None) -> Data:
-    """The seeded training mixture and validation sets of ``cfg`` (real line crops split by page);
-    ``log`` hears how far the teacher has read the real crops."""
+    """The seeded training mixture and validation sets of ``cfg``: synthetic text, and real crops
+    of ``cfg.lines`` split by page or, with ``cfg.pack``, of every set of the pack with its own
+    held-out pages; ``log`` hears how far the teacher has read the real crops."""
     rc = cfg.recognizer
     cache = Path(cfg.cache)
-    if crops is None:
-        crops = cached_lines(cfg.lines, cache / f"{Path(cfg.lines).name}_lines.pkl")
-    train_crops, held_crops = split_by_page(crops, cfg.holdout_pages)
+    weights = {name: w for name, w in cfg.mix.items() if w > 0}
+    real: dict[str, tuple[list[LineCrop], list[LineCrop], bool]] = {}
+    described: dict[str, str] = {}
+    if cfg.pack:
+        pack = load_pack(cfg.pack)
+        real = {name: (pack.train[name], pack.val[name], pack.caseless[name]) for name in pack.train}
+        described = {name: text for name, text in pack.sources.items() if name in weights}
+    known = ["sroie", "synth_word", "synth_line", *real]
+    for name in weights:
+        if name not in known and name in PACK_SETS and not cfg.pack:
+            raise ValueError(f"--mix: {name} is a set of a pack: give --pack")
+        if name not in known:
+            raise ValueError(f"--mix: unknown source {name!r}: choose from {', '.join(known)}")
+    if "sroie" in weights:
+        if crops is None:
+            crops = cached_lines(cfg.lines, cache / f"{Path(cfg.lines).name}_lines.pkl")
+        train_crops, held_crops = split_by_page(crops, cfg.holdout_pages)
+        real["sroie"] = (train_crops, held_crops, True)
+        described["sroie"] = (f"{cfg.lines}: {len(train_crops)} line crops of {len({c.page for c in train_crops})} pages "
+                              f"(held out: last {cfg.holdout_pages} pages); {PACK_SETS['sroie_train'].licence}")
     if words is None:
-        words = cached_words(cache / "words.tsv", extra=[c.text for c in train_crops])
-    fonts = fonts if fonts is not None else find_fonts()
+        words = cached_words(cache / "words.tsv", extra=[c.text for c in real["sroie"][0]] if "sroie" in real else [])
+    fonts = fonts if fonts is not None else find_fonts((cfg.fonts,) if cfg.fonts else FONT_ROOTS)
     seed = cfg.seed
-    exact = None
-    if cfg.teacher:
-        teacher = load_teacher(cfg.teacher)  # first: it says clearly when the checkpoint is missing
-        labels_file = cache / f"{Path(cfg.lines).name}_labels_{teacher_id(cfg.teacher)}_{len(train_crops)}.json"
-        progress = (lambda done, total: log("teacher_labels", done=done, total=total)) if log else None
-        exact = teacher_labels(teacher, train_crops, labels_file, progress=progress)
-    sources = {
-        "sroie": LineSource(train_crops, rc.img_height, seed + 1, rc.charset, caseless=True, max_width=cfg.max_width,
-                            exact=exact),
-        "synth_word": SynthSource(TextSampler(words, rc.charset), Renderer(fonts, rc.img_height, max_width=cfg.max_width),
-                                  "word", seed + 2, context=cfg.context),
-        "synth_line": SynthSource(TextSampler(words, rc.charset), Renderer(fonts, rc.img_height, max_width=cfg.max_width),
-                                  "line", seed + 3),
-    }
-    mixture = Mixture(sources, cfg.mix, seed, max_length=rc.max_length if rc.prediction == "Attn" else None)
-    # Validation: held-out pages (clean crops, case-insensitive) and a fixed synthetic set.
+    sources: dict[str, Source] = {}
+    for offset, (name, (train_crops, _, caseless)) in enumerate(sorted(real.items()), start=10):
+        if name not in weights:
+            continue
+        exact = None
+        if cfg.teacher and caseless:
+            teacher = load_teacher(cfg.teacher)  # first: it says clearly when the checkpoint is missing
+            labels_file = cache / f"{name}_labels_{teacher_id(cfg.teacher)}_{len(train_crops)}.json"
+            progress = (lambda done, total: log("teacher_labels", done=done, total=total)) if log else None
+            exact = teacher_labels(teacher, train_crops, labels_file, progress=progress)
+        sources[name] = LineSource(train_crops, rc.img_height, seed + offset, rc.charset, caseless=caseless,
+                                   max_width=cfg.max_width, exact=exact)
+    for offset, kind in ((2, "word"), (3, "line")):
+        sources[f"synth_{kind}"] = SynthSource(TextSampler(words, rc.charset),
+                                               Renderer(fonts, rc.img_height, max_width=cfg.max_width), kind, seed + offset,
+                                               context=cfg.context if kind == "word" else 0.0)
+    mixture = Mixture(sources, weights, seed, max_length=rc.max_length if rc.prediction == "Attn" else None)
+    # Validation: each real set's held-out pages (clean crops) and a fixed synthetic set.
     val_rng = random.Random(seed + 100)
     allowed = set(rc.charset)
-    held = [c for c in held_crops if set(c.text) <= allowed and (rc.prediction == "CTC" or len(c.text) <= rc.max_length)]
-    held = val_rng.sample(held, min(cfg.val_lines, len(held)))
-    val_lines = [Sample(resize_to_height(jitter_crop(c), rc.img_height, cfg.max_width), c.text, True) for c in held]
+    val: dict[str, list[Sample]] = {}
+    for name, (_, held_crops, caseless) in sorted(real.items()):
+        if name not in weights:
+            continue
+        held = [c for c in held_crops if set(c.text) <= allowed and (rc.prediction == "CTC" or len(c.text) <= rc.max_length)]
+        held = val_rng.sample(held, min(cfg.val_lines, len(held)))
+        val[f"{name}_val"] = [Sample(resize_to_height(jitter_crop(c), rc.img_height, cfg.max_width), c.text, caseless)
+                              for c in held]
     val_source = SynthSource(TextSampler(words, rc.charset), Renderer(fonts, rc.img_height, max_width=cfg.max_width),
                              "word", seed + 101)
-    val_synth = [s for s in (val_source() for _ in range(3 * cfg.val_synth))
-                 if rc.prediction == "CTC" or len(s.text) <= rc.max_length][: cfg.val_synth]
-    described = {"sroie": f"{cfg.lines}: {len(train_crops)} line crops of {len({c.page for c in train_crops})} pages "
-                          f"(held out: last {cfg.holdout_pages} pages)",
-                 "synth": f"{len(fonts)} fonts, {len(words)} words from offline docs + SROIE train transcripts",
-                 "teacher": cfg.teacher or "none"}
-    return Data(mixture, {"sroie_val": val_lines, "synth_val": val_synth}, described)
+    val["synth_val"] = [s for s in (val_source() for _ in range(3 * cfg.val_synth))
+                        if rc.prediction == "CTC" or len(s.text) <= rc.max_length][: cfg.val_synth]
+    described["synth"] = f"{len(fonts)} fonts, {len(words)} words from offline docs + SROIE train transcripts"
+    described["teacher"] = cfg.teacher or "none"
+    return Data(mixture, val, described)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -448,7 +489,8 @@ def evaluate(model: TextRecognizer, val: dict[str, list[Sample]], columns: int =
         for name, samples in val.items():
             predictions = [""] * len(samples)
             for batch in _batched([s.image.shape[1] for s in samples], columns):
-                logits = model(to_tensor([samples[i].image for i in batch], model.config.img_height))
+                images = to_tensor([samples[i].image for i in batch], model.config.img_height)
+                logits = model(images.to(next(model.parameters()).device))
                 for i, text in zip(batch, greedy_decode(logits, model.config)):
                     predictions[i] = text
             caseless = any(s.caseless for s in samples)
@@ -538,6 +580,8 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, command: str = "", 
     out.mkdir(parents=True, exist_ok=True)
     log = Logger(out / "log.jsonl", echo)
     torch.set_num_threads(cfg.threads)
+    device = torch.device(cfg.device)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     checkpoint_path = out / "checkpoint.pt"
     saved = torch.load(checkpoint_path, map_location="cpu", weights_only=False) if resume and checkpoint_path.is_file() else None
     random.seed(cfg.seed)
@@ -549,6 +593,7 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, command: str = "", 
     elif saved is None and cfg.init:
         log("init", source=cfg.init, stages=init_from(model, load_teacher(cfg.init)))
     freeze_prefix(model, cfg.freeze)
+    model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     data = data or build_data(cfg, log=log)
@@ -556,7 +601,7 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, command: str = "", 
     state = RunState()
     if saved is not None:
         model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
+        optimizer.load_state_dict(saved["optimizer"])  # follows the parameters' device
         state = RunState(**saved["state"])
         data.mixture.set_state(saved["data_rng"])
         random.setstate(saved["py_rng"])
@@ -567,7 +612,9 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, command: str = "", 
     log("start", preset=cfg.preset, model=cfg.recognizer.name, params=n_params,
         trainable=sum(p.numel() for p in params), steps=cfg.steps, data=data.sources, out=str(out))
     criterion = Criterion(cfg.recognizer)
-    batches = width_batches(data.mixture, cfg.columns, cfg.max_batch, rng=random.Random(cfg.seed + state.step))
+    stream = BatchStream(data.mixture, cfg.recognizer.img_height, cfg.columns, cfg.max_batch, cfg.seed + state.step)
+    batches = iter(torch.utils.data.DataLoader(stream, batch_size=None, num_workers=cfg.workers, prefetch_factor=8,
+                                               pin_memory=device.type == "cuda") if cfg.workers else stream)
 
     def checkpoint() -> None:
         _atomic_save({"config": asdict(cfg), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -576,7 +623,7 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, command: str = "", 
 
     def validate() -> None:
         metrics = evaluate(model, data.val)
-        target = metrics.get("sroie_val_cer", 0.0) + metrics.get("synth_val_cer", 0.0)
+        target = sum(value for key, value in metrics.items() if key.endswith("_cer"))
         if target < state.best:
             state.best, state.best_metrics = target, {**metrics, "step": state.step}
             _atomic_save({"config": asdict(cfg), "model": model.state_dict(), "metrics": state.best_metrics}, out / "best.pt")
@@ -587,12 +634,12 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, command: str = "", 
     window = {"loss": 0.0, "samples": 0, "steps": 0, "columns": 0}
     while not _finished(state, cfg):
         started = time.monotonic()
-        samples = next(batches)
+        images, samples = next(batches)
+        images = images.to(device, non_blocking=True)
         lr = cfg.lr * _lr_factor(state, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        images = to_tensor([s.image for s in samples], cfg.recognizer.img_height)
-        targets = criterion.teacher_tokens(samples) if cfg.recognizer.prediction == "Attn" else None
+        targets = criterion.teacher_tokens(samples).to(device) if cfg.recognizer.prediction == "Attn" else None
         loss = criterion(model(images, targets), samples)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -718,6 +765,20 @@ def export(out: Path, which: str = "best", data: Data | None = None, threads: in
     }
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return manifest
+
+
+def mix_weights(name: str, spec: str | None) -> dict[str, float] | None:
+    """Preset ``name``'s source weights updated by ``spec`` (``NAME=WEIGHT,...``); None without a spec."""
+    if not spec:
+        return None
+    mix = dict(preset(name).mix)
+    for item in spec.split(","):
+        source, _, weight = item.partition("=")
+        try:
+            mix[source.strip()] = float(weight)
+        except ValueError:
+            raise ValueError(f"--mix {spec!r}: write NAME=WEIGHT,... with numbers as weights") from None
+    return mix
 
 
 def preset(name: str, **overrides: Any) -> TrainConfig:
