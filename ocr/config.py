@@ -41,7 +41,7 @@ class PipelineConfig:
     ``detector``: a key of :data:`ocr.detection.DETECTOR_MODELS`; ``recognizer``: a model
     name in the weights folder (``<name>.onnx`` + ``.json``) or an ``.onnx`` path.
     ``fallback_threshold``: words the recognizer reads with less confidence are re-read by
-    Tesseract (0.8: chosen by ``ocr eval calibrate``, see docs/hybrid.md); ``lexicon``: the word
+    Tesseract (0.7: chosen by ``ocr eval calibrate``, see docs/hybrid.md); ``lexicon``: the word
     list (name in the weights folder or path; empty: none) that corrects near-miss words of CTC
     recognizers; ``cloud_threshold``:
     words whose best reading is still under it go to the cloud engine (when credentials
@@ -52,15 +52,15 @@ class PipelineConfig:
     per-run request budget).
     """
 
-    detector: str = "teacher"
-    recognizer: str = "recognizer_best"
+    detector: str = "student-int8"
+    recognizer: str = "recognizer_medium.int8"
     lexicon: str | None = "lexicon_en"
     text_threshold: float = 0.7
     link_threshold: float = 0.4
     low_text: float = 0.4
     canvas_size: int = 1280
     crop_margin: float = 0.1
-    fallback_threshold: float = 0.8
+    fallback_threshold: float = 0.7
     cloud_threshold: float = 0.3
     fallback_timeout: float = 10.0
     threads: int = 0

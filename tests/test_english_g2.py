@@ -141,5 +141,5 @@ def test_eval_recognize_rejects_unknown_sets_and_models(tmp_path) -> None:
 def test_models_of_one_file_name_get_their_folders_in_the_table() -> None:
     from ocr.eval.recognition import model_labels
 
-    assert model_labels(["recognizer_fast", "runs/a/medium.int8.onnx", "runs/b/medium.int8.onnx"]) == [
-        "recognizer_fast", "a/medium.int8", "b/medium.int8"]
+    assert model_labels(["recognizer_fast.int8", "runs/a/medium.int8.onnx", "runs/b/medium.int8.onnx", "x/best.onnx"]) == [
+        "recognizer_fast.int8", "a/medium.int8", "b/medium.int8", "best"]

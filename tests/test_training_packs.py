@@ -127,3 +127,16 @@ def test_mix_options_are_checked(pack_file: Path, tmp_path: Path) -> None:
     assert malformed.exit_code == 2 and "NAME=WEIGHT" in malformed.output
     no_pack = runner.invoke(main, [*base, "--mix", "funsd_train=1"])
     assert no_pack.exit_code == 2 and "give --pack" in no_pack.output
+
+
+def test_the_pack_command_cuts_the_named_sets_of_the_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _word_crops(tmp_path / "train" / "svt_train", count=30)
+    monkeypatch.setenv("OCR_DATA_DIR", str(tmp_path))
+    out = tmp_path / "pack.pkl"
+    result = CliRunner().invoke(main, ["train", "pack", "--set", "svt_train", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "5 training crops" in result.output  # SVT's last 25 words are held out
+    pack = load_pack(out)
+    assert list(pack.train) == ["svt_train"] and len(pack.val["svt_train"]) == 25
+    unknown = CliRunner().invoke(main, ["train", "pack", "--set", "receipts", "--out", str(out)])
+    assert unknown.exit_code == 2 and "unknown set 'receipts'" in unknown.output

@@ -224,8 +224,9 @@ def format_reliability(name: str, rows: Sequence[ReliabilityRow], ece: float, au
 
 
 def model_labels(models: Sequence[str]) -> list[str]:
-    """A column label per model: its file name without suffix, with its folder where two files share a name."""
-    stems = [Path(name).stem for name in models]
+    """A column label per model: its name (``recognizer_fast.int8``), or its file name without
+    ``.onnx``, with its folder where two files share a name."""
+    stems = [Path(name).name.removesuffix(".onnx") for name in models]
     return [f"{Path(name).parent.name}/{stem}" if stems.count(stem) > 1 else stem for name, stem in zip(models, stems)]
 
 

@@ -11,7 +11,7 @@ image, no boxes) give the whole image as the box.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -104,8 +104,10 @@ def cached_lines(folder: str | Path, cache: str | Path) -> list[LineCrop]:
     return crops
 
 
-def split_by_page(crops: Sequence[LineCrop], holdout_pages: int) -> tuple[list[LineCrop], list[LineCrop]]:
-    """(train, held-out) with the last ``holdout_pages`` pages (sorted by name) held out."""
-    pages = sorted({c.page for c in crops})
+def split_by_page(crops: Sequence[LineCrop], holdout_pages: int,
+                  key: Callable[[LineCrop], str] = lambda crop: crop.page) -> tuple[list[LineCrop], list[LineCrop]]:
+    """(train, held-out) with the last ``holdout_pages`` pages (sorted by name) held out; ``key``
+    names a crop's page (or its document, to hold out whole documents)."""
+    pages = sorted({key(c) for c in crops})
     held = set(pages[len(pages) - holdout_pages :]) if holdout_pages > 0 else set()
-    return [c for c in crops if c.page not in held], [c for c in crops if c.page in held]
+    return [c for c in crops if key(c) not in held], [c for c in crops if key(c) in held]

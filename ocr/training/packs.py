@@ -85,6 +85,7 @@ def _pdf_crops(folder: Path, rng: random.Random, per_page: int) -> list[LineCrop
 
 
 def _document(crop: LineCrop) -> str:
+    """The page's image, or the PDF of a rendered page (``name.pdf#3``): what validation holds out whole."""
     return crop.page.split("#")[0]
 
 
@@ -98,13 +99,9 @@ def build_pack(root: Path, sets: dict[str, SetSpec] = SETS, seed: int = 0, per_p
         folder = root / name
         if spec.pdf:
             crops = _pdf_crops(folder, rng, per_page)
-            documents = sorted({_document(c) for c in crops})
-            kept_out = set(documents[len(documents) - spec.holdout:]) if spec.holdout > 0 else set()
-            train = [c for c in crops if _document(c) not in kept_out]
-            held = [c for c in crops if _document(c) in kept_out]
         else:
             crops = [c for level in spec.levels for c in cut_set(folder, level)]
-            train, held = split_by_page(crops, spec.holdout)
+        train, held = split_by_page(crops, spec.holdout, key=_document)
         if spec.most is not None and len(train) > spec.most:
             train = rng.sample(train, spec.most)
         held = rng.sample(held, min(val, len(held)))
