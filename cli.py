@@ -520,12 +520,12 @@ def eval_detect(sets: tuple[str, ...], detectors: tuple[str, ...], limit: int | 
 def eval_recognize(sets: tuple[str, ...], models: tuple[str, ...], level: str, limit: int | None, margin: float,
                    json_path: str | None, threads: int, lexicon: str | None) -> None:
     """Recognition accuracy, CER, crops/s and confidence reliability on SETS (names or folders)."""
-    from ocr.bench.adapters import PEERS, CropReader
+    from ocr.bench.adapters import PEERS, PeerCropReader
     from ocr.errors import OcrError
     from ocr.eval.recognition import run
 
     try:
-        peers = {name: CropReader(name, threads) for name in models if name in PEERS}
+        peers = {name: PeerCropReader(name, threads) for name in models if name in PEERS}
         run(sets, [m for m in models if m not in PEERS], level, limit, margin, json_path, threads,
             echo=lambda m: click.echo(m, err=True), lexicon=lexicon, peers=peers)
     except OcrError as exc:

@@ -84,7 +84,7 @@ def load(name: str, threads: int) -> tuple[Reader, dict[str, str]]:
     return loaders.get(name, _load_project_engine)(name, threads)
 
 
-class CropReader:
+class PeerCropReader:
     """A peer engine reading word or line crops one at a time (its ``line`` mode), with the
     ``read(images)`` of the project's recognizers, so that ``ocr eval recognize`` scores it on the
     same crops with the same code. Its confidence is the mean of its line scores."""
