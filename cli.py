@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
@@ -18,6 +20,7 @@ from ocr.engines import create_engine, engine_class, engine_names, require_engin
 from ocr.errors import EXIT_INTERNAL, EXIT_OK, OcrError, UsageError
 from ocr.export import EXTENSIONS, FORMATS, draw_words, render
 from ocr.pipeline import STDIN, PageCallback, read_document
+from ocr.profile import profiling, stage
 from server.settings import ServiceSettings
 
 
@@ -183,9 +186,12 @@ def _viz_writer(viz: Path, stem: str, several_inputs: bool) -> PageCallback:
 @click.option("--template", "template_file", type=click.Path(dir_okay=False), default=None,
               help="Read the fields named in this template (JSON or YAML) instead of all text: one JSON record "
                    "per image with each field's value, confidence and source (see samples/scoreboard.template.yaml).")
+@click.option("--profile", is_flag=True,
+              help="Print on stderr the time and counts of each stage (model loading, decoding, detector, line "
+                   "crops, recognizer, word list, fallback, layout, export).")
 def scan(inputs: tuple[str, ...], fmt: str, output: Path | None, engine: str, mode: str, lang: str, dpi: int,
          max_pixels: int, viz: Path | None, config_file: str | None, detector: str | None, recognizer: str | None,
-         fallback_threshold: float | None, threads: int | None, template_file: str | None) -> None:
+         fallback_threshold: float | None, threads: int | None, template_file: str | None, profile: bool) -> None:
     """Read images and PDFs and write their text.
 
     INPUT is a file path, or - for standard input. Every page of a PDF or multi-page
@@ -224,7 +230,18 @@ def scan(inputs: tuple[str, ...], fmt: str, output: Path | None, engine: str, mo
     if viz is not None and not viz.is_dir() and viz.suffix.lower() not in VIZ_SUFFIXES:
         raise click.BadParameter(f"use a file name ending in {', '.join(VIZ_SUFFIXES)} or an existing folder",
                                  param_hint="--viz")
-    reader = create_engine(engine, options)
+    started = time.perf_counter()
+    with profiling() if profile else nullcontext() as recorded:
+        worst = _scan_inputs(inputs, fmt, output, viz, options)
+    if recorded is not None:
+        click.echo(recorded.table(time.perf_counter() - started), err=True)
+    raise SystemExit(worst)
+
+
+def _scan_inputs(inputs: tuple[str, ...], fmt: str, output: Path | None, viz: Path | None, options: ScanOptions) -> int:
+    """Read every input with the engine of ``options`` and write the results; returns the worst exit code."""
+    with stage("load engine"):
+        reader = create_engine(options.engine, options)
     sink = _Sink(output, fmt)
     worst = EXIT_OK
     try:
@@ -242,13 +259,14 @@ def scan(inputs: tuple[str, ...], fmt: str, output: Path | None, engine: str, mo
                 _say(f"{item}: {_internal(exc)}")
                 worst = max(worst, EXIT_INTERNAL)
                 continue
-            sink.write(render(document, fmt), stem)
+            with stage("export", len(document.pages)):
+                sink.write(render(document, fmt), stem)
     finally:
         sink.close()
     summary = getattr(reader, "summary", None)
     if summary is not None and sys.stderr.isatty():
         _say(summary())
-    raise SystemExit(worst)
+    return worst
 
 
 def _scan_template(inputs: Sequence[str], template_file: str, options: ScanOptions, output: Path | None) -> int:

@@ -15,6 +15,7 @@ from .config import ScanOptions
 from .document import Document, Page
 from .engines import Engine
 from .io import iter_pages
+from .profile import stage, timed
 
 STDIN = "-"
 """The conventional input name of standard input."""
@@ -41,8 +42,9 @@ def read_pages(
     ``on_page(image, page)`` is called after each page is read (e.g. to draw it).
     """
     read: list[Page] = []
-    for index, image in enumerate(pages):
-        page = engine.read(image, options.mode, index)
+    for index, image in enumerate(timed(pages, "decode input")):
+        with stage(f"{engine.name} engine", 1):
+            page = engine.read(image, options.mode, index)
         if on_page is not None:
             on_page(image, page)
         read.append(page)

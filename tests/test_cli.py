@@ -319,3 +319,23 @@ def test_version_and_help() -> None:
     help_text = invoke("scan", "--help").output
     for fragment in ("Examples:", "Exit codes:", "JSON Lines", "--viz", "--max-pixels"):
         assert fragment in help_text
+
+
+def test_profile_times_every_stage_of_a_scan() -> None:
+    import re
+
+    done = run("scan", "samples/receipt.png", "samples/two_page.pdf", "--profile", "-e", "hybrid", "-f", "json")
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.decode().splitlines()) == 2  # the documents still go to stdout, the table to stderr
+    table = done.stderr.decode()
+    rows = {m["name"]: (int(m["calls"]), m["items"], float(m["seconds"]))
+            for m in re.finditer(r"^(?P<name>\S.*?)\s+(?P<calls>\d+)\s+(?P<items>\d+|-)\s+(?P<seconds>[\d.]+)\s+[\d.]+%$",
+                                 table, re.MULTILINE)}
+    total = float(re.search(r"^total\s+([\d.]+)\s+100\.0%$", table, re.MULTILINE)[1])
+    for stage in ("load engine", "decode input", "detector: model", "line grouping", "recognizer: model",
+                  "recognizer: decode and word list", "fallback (Tesseract, cloud)", "layout", "export"):
+        assert stage in rows, (stage, table)
+    assert rows["decode input"][:2] == (3, "3")  # three pages: the receipt and the PDF's two
+    assert rows["export"][:2] == (2, "3")  # two documents of three pages
+    assert total >= rows["load engine"][2] + rows["hybrid engine"][2] > 0
+    assert rows["hybrid engine"][2] >= rows["detector"][2] + rows["recognizer"][2]

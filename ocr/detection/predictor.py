@@ -11,6 +11,7 @@ import numpy as np
 from ..document import Polygon
 from ..errors import EngineError
 from ..models import weights_dir
+from ..profile import stage
 from ..runtime import RuntimeConfig, Session
 from .postprocess import Thresholds, find_words
 from .preprocess import Prepared, prepare
@@ -83,19 +84,22 @@ class Detector:
 
     def score_maps(self, image: np.ndarray) -> tuple[np.ndarray, Prepared]:
         """The 2×h×w maps (region, affinity) of ``image``, and its prepared input (which maps points back)."""
-        prepared = prepare(image, self.config.canvas_size, self.config.mag_ratio)
-        return self.model(prepared.tensor)[0], prepared
+        with stage("detector: pre-process"):
+            prepared = prepare(image, self.config.canvas_size, self.config.mag_ratio)
+        with stage("detector: model"):
+            return self.model(prepared.tensor)[0], prepared
 
     def detect(self, image: np.ndarray) -> list[DetectedWord]:
         """The words of ``image``, in the order the components were found (use ocr.layout for reading order)."""
         maps, prepared = self.score_maps(image)
-        found = find_words(maps[0], maps[1], self.config.thresholds)
-        if not found:
-            return []
-        points = prepared.to_original(np.concatenate([w.polygon for w in found]), MAP_STRIDE).tolist()
-        words, start = [], 0
-        for word in found:
-            end = start + len(word.polygon)
-            words.append(DetectedWord(tuple(map(tuple, points[start:end])), word.confidence))
-            start = end
-        return words
+        with stage("detector: post-process"):
+            found = find_words(maps[0], maps[1], self.config.thresholds)
+            if not found:
+                return []
+            points = prepared.to_original(np.concatenate([w.polygon for w in found]), MAP_STRIDE).tolist()
+            words, start = [], 0
+            for word in found:
+                end = start + len(word.polygon)
+                words.append(DetectedWord(tuple(map(tuple, points[start:end])), word.confidence))
+                start = end
+            return words

@@ -21,6 +21,7 @@ from ..config import Mode, PipelineConfig, ScanOptions
 from ..document import Block, Line, Page, Word
 from ..errors import EngineError
 from ..layout import TextLine, build_blocks, text_lines
+from ..profile import stage
 from ..routing import RouteReport, Router, Stage, TesseractRegions
 from .base import Engine
 from .tesseract import TesseractEngine
@@ -123,7 +124,10 @@ class NeuralEngine(Engine):
         if mode == "line":
             lines = [TextLine.whole(width, height)]
         else:
-            lines = text_lines([d.polygon for d in self.detector.detect(image)])
+            with stage("detector"):
+                found = self.detector.detect(image)
+            with stage("line grouping", len(found)):
+                lines = text_lines([d.polygon for d in found])
         read = read_lines(self.recognizer, image, lines, self.config.crop_margin)
         words = [Word(w.text, w.polygon, min(max(w.confidence, 0.0), 1.0), NeuralEngine.name) for w in read]
         return words, [w.char_confidences for w in read]
@@ -134,7 +138,8 @@ class NeuralEngine(Engine):
             return Page(index, width, height)
         if mode == "line":
             return Page(index, width, height, (Block.of([Line.of(words)]),))
-        return Page(index, width, height, build_blocks(words))
+        with stage("layout", len(words)):
+            return Page(index, width, height, build_blocks(words))
 
     def read(self, image: np.ndarray, mode: Mode = "page", index: int = 0) -> Page:
         words, _ = self.read_words(image, mode)
@@ -178,7 +183,8 @@ class HybridEngine(NeuralEngine):
 
     def read(self, image: np.ndarray, mode: Mode = "page", index: int = 0) -> Page:
         words, chars = self.read_words(image, mode)
-        routed, report = self.router.route(image, words, chars)
+        with stage("fallback (Tesseract, cloud)", len(words)):
+            routed, report = self.router.route(image, words, chars)
         self.stats.add(report)
         kept = [w for w in routed if w.text.strip()]
         return self.layout(kept, image.shape[1], image.shape[0], mode, index)

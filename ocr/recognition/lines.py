@@ -19,6 +19,7 @@ import numpy as np
 
 from ..document import Polygon
 from ..layout import TextLine
+from ..profile import stage
 from .crops import crop_region
 from .predictor import Reading, Recognizer, word_confidence
 
@@ -93,7 +94,10 @@ def split_words(reading: Reading, line: TextLine, left: float, right: float) -> 
 
 def read_lines(recognizer: Recognizer, image: np.ndarray, lines: Sequence[TextLine], margin: float) -> list[LineWord]:
     """Every word of ``lines`` of ``image``, line by line, each line left to right."""
-    crops = [line_crop(image, line, margin) for line in lines]
-    readings = recognizer.read([crop for crop, _, _ in crops])
-    return [word for line, (_, left, right), reading in zip(lines, crops, readings)
-            for word in split_words(reading, line, left, right)]
+    with stage("line crops", len(lines)):
+        crops = [line_crop(image, line, margin) for line in lines]
+    with stage("recognizer", len(crops)):
+        readings = recognizer.read([crop for crop, _, _ in crops])
+    with stage("words from lines", len(lines)):
+        return [word for line, (_, left, right), reading in zip(lines, crops, readings)
+                for word in split_words(reading, line, left, right)]

@@ -26,6 +26,7 @@ import numpy as np
 from ..charset import BLANK
 from ..errors import EngineError, InputError
 from ..models import weights_dir
+from ..profile import stage
 from ..runtime import RuntimeConfig, Session
 from .config import RecognizerConfig
 from .lexicon import Lexicon
@@ -349,16 +350,23 @@ class Recognizer:
         results: list[tuple[str, tuple[float, ...], float, tuple[float, ...]]] = [("", (), 1.0, ())] * len(images)
         widths = [image.shape[1] for image in images]
         for indices, width in plan_batches(widths, BATCH_PIXELS, self.config.img_height):
-            logits = self.session.run(batch_tensor([images[i] for i in indices], width))[0]
-            probs = softmax(logits / np.float32(self.config.temperature))
-            for row, i in enumerate(indices):
-                if self.attention:
-                    results[i] = (*decode_attention(probs[row], self.config.charset), ())
-                else:
-                    # only the steps that see the image itself, not its padding
-                    steps = min(probs.shape[1], math.ceil(probs.shape[1] * widths[i] / width) + 1)
-                    text, confs, centres = decode_ctc(probs[row, :steps], self.config.charset, self.lexicon)
-                    columns_per_step = width / probs.shape[1]
-                    positions = tuple(min(1.0, c * columns_per_step / widths[i]) for c in centres)
-                    results[i] = (text, confs, 1.0, positions)
+            with stage("recognizer: model", len(indices)):
+                logits = self.session.run(batch_tensor([images[i] for i in indices], width))[0]
+            with stage("recognizer: decode and word list", len(indices)):
+                self._decode_batch(logits, indices, widths, width, results)
         return results
+
+    def _decode_batch(self, logits: np.ndarray, indices: Sequence[int], widths: Sequence[int], width: int,
+                      results: list[tuple[str, tuple[float, ...], float, tuple[float, ...]]]) -> None:
+        """Decode one batch's ``logits`` into ``results`` at ``indices`` (see :meth:`_decode`)."""
+        probs = softmax(logits / np.float32(self.config.temperature))
+        for row, i in enumerate(indices):
+            if self.attention:
+                results[i] = (*decode_attention(probs[row], self.config.charset), ())
+            else:
+                # only the steps that see the image itself, not its padding
+                steps = min(probs.shape[1], math.ceil(probs.shape[1] * widths[i] / width) + 1)
+                text, confs, centres = decode_ctc(probs[row, :steps], self.config.charset, self.lexicon)
+                columns_per_step = width / probs.shape[1]
+                positions = tuple(min(1.0, c * columns_per_step / widths[i]) for c in centres)
+                results[i] = (text, confs, 1.0, positions)
