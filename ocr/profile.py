@@ -77,7 +77,7 @@ def stage(name: str, items: int = 0) -> Iterator[None]:
     try:
         yield
     finally:
-        _record(name, time.perf_counter() - started, items)
+        profile.add(name, time.perf_counter() - started, items)
 
 
 def timed(values: Iterable[T], name: str) -> Iterator[T]:

@@ -3,9 +3,7 @@
 Each crop keeps a margin of page around its box (a fraction of the box height), with
 whatever neighbouring ink lies there, so that training can jitter the crop tight or loose
 as the pipeline's own crops are; the box inside the crop is stored beside the pixels.
-Crops whose box is taller than ``MAX_BOX_HEIGHT`` are scaled down to it (the recognizers
-read at 32 or 64 rows), which keeps a whole set in memory. Word-crop sets (one word per
-image, no boxes) give the whole image as the box.
+Word-crop sets (one word per image, no boxes) give the whole image as the box.
 """
 
 from __future__ import annotations
@@ -23,7 +21,6 @@ from ocr.datasets import Region, iter_samples
 from ocr.io.files import write_atomic
 
 MARGIN = 0.35
-MAX_BOX_HEIGHT = 32
 Level = Literal["lines", "words"]
 
 
@@ -55,20 +52,8 @@ def cut_page(page: np.ndarray, regions: Iterable[Region], name: str, min_height:
         cx1, cy1 = min(width, int(np.ceil(x1 + pad))), min(height, int(np.ceil(y1 + pad)))
         crop = page[cy0:cy1, cx0:cx1]
         box = (int(x0) - cx0, int(y0) - cy0, int(np.ceil(x1)) - cx0, int(np.ceil(y1)) - cy0)
-        crops.append(_capped(LineCrop(np.ascontiguousarray(crop), box, text, name)))
+        crops.append(LineCrop(np.ascontiguousarray(crop), box, text, name))
     return crops
-
-
-def _capped(crop: LineCrop) -> LineCrop:
-    """``crop`` scaled down so that its box is at most ``MAX_BOX_HEIGHT`` rows high."""
-    x0, y0, x1, y1 = crop.box
-    scale = MAX_BOX_HEIGHT / max(y1 - y0, 1)
-    if scale >= 1:
-        return crop
-    h, w = crop.pixels.shape
-    pixels = cv2.resize(crop.pixels, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA)
-    box = tuple(int(round(v * scale)) for v in (x0, y0, x1, y1))
-    return LineCrop(pixels, box, crop.text, crop.page)  # type: ignore[arg-type]
 
 
 def cut_set(folder: str | Path, level: Level = "lines", min_height: int = 6) -> list[LineCrop]:
@@ -82,7 +67,7 @@ def cut_set(folder: str | Path, level: Level = "lines", min_height: int = 6) -> 
             text = " ".join(sample.text.split())
             if text:
                 h, w = page.shape
-                crops.append(_capped(LineCrop(page, (0, 0, w, h), text, sample.image.name)))
+                crops.append(LineCrop(page, (0, 0, w, h), text, sample.image.name))
             continue
         crops.extend(cut_page(page, sample.lines if level == "lines" else sample.words, sample.image.name, min_height))
     return crops

@@ -2,7 +2,8 @@
 
 A pack holds, per set, the margin crops (:mod:`ocr.training.lines`) of its training pages and
 of its held-out pages (the last pages by name: validation is never drawn from the eval sets),
-WebP-encoded and sampled down to a size that travels to a training machine. Born-digital PDFs
+sampled down, scaled so that no text is taller than ``MAX_BOX_HEIGHT`` rows (the recognizers
+read at 32 or 64) and WebP-encoded, so that it travels to a training machine. Born-digital PDFs
 (``kleister_nda``) are rendered at a resolution drawn per page between 100 and 300 dpi;
 the scan-like degradation is applied when a crop is drawn for training
 (:class:`ocr.training.data.LineSource`), so every epoch sees another scan of it.
@@ -25,6 +26,7 @@ from ocr.io.files import write_atomic
 from .lines import Level, LineCrop, cut_page, cut_set, split_by_page
 
 DPIS = (100, 120, 150, 200, 300)
+MAX_BOX_HEIGHT = 32
 
 
 @dataclass(frozen=True)
@@ -105,12 +107,25 @@ def build_pack(root: Path, sets: dict[str, SetSpec] = SETS, seed: int = 0, per_p
         if spec.most is not None and len(train) > spec.most:
             train = rng.sample(train, spec.most)
         held = rng.sample(held, min(val, len(held)))
+        train, held = [_capped(c) for c in train], [_capped(c) for c in held]
         pack.train[name], pack.val[name], pack.caseless[name] = train, held, spec.caseless
         pages = len({c.page for c in train})
         pack.sources[name] = (f"{folder}: {len(train)} crops ({', '.join(spec.levels)}) of {pages} pages or images; "
                               f"{len(held)} held out (of the {spec.holdout} last by name); {spec.licence}")
         log(f"{name}: {len(train)} train, {len(held)} val crops")
     return pack
+
+
+def _capped(crop: LineCrop) -> LineCrop:
+    """``crop`` scaled down so that its box is at most ``MAX_BOX_HEIGHT`` rows high."""
+    x0, y0, x1, y1 = crop.box
+    scale = MAX_BOX_HEIGHT / max(y1 - y0, 1)
+    if scale >= 1:
+        return crop
+    h, w = crop.pixels.shape
+    pixels = cv2.resize(crop.pixels, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA)
+    box = (round(x0 * scale), round(y0 * scale), round(x1 * scale), round(y1 * scale))
+    return LineCrop(pixels, box, crop.text, crop.page)
 
 
 def _encode(crop: LineCrop) -> tuple[bytes, tuple[int, int, int, int], str, str]:

@@ -417,12 +417,13 @@ def build_data(cfg: TrainConfig, words: list[tuple[str, int]] | None = None, fon
     fonts = fonts if fonts is not None else find_fonts((cfg.fonts,) if cfg.fonts else FONT_ROOTS)
     seed = cfg.seed
     sources: dict[str, Source] = {}
-    for offset, (name, (train_crops, _, caseless)) in enumerate(sorted(real.items()), start=10):
-        if name not in weights:
-            continue
+    used = [(offset, name, crops_of) for offset, (name, crops_of) in enumerate(sorted(real.items()), start=10)
+            if name in weights]
+    # loaded once, first: it says clearly when the checkpoint is missing
+    teacher = load_teacher(cfg.teacher) if cfg.teacher and any(caseless for _, _, (_, _, caseless) in used) else None
+    for offset, name, (train_crops, _, caseless) in used:
         exact = None
-        if cfg.teacher and caseless:
-            teacher = load_teacher(cfg.teacher)  # first: it says clearly when the checkpoint is missing
+        if teacher is not None and caseless:
             labels_file = cache / f"{name}_labels_{teacher_id(cfg.teacher)}_{len(train_crops)}.json"
             progress = (lambda done, total: log("teacher_labels", done=done, total=total)) if log else None
             exact = teacher_labels(teacher, train_crops, labels_file, progress=progress)
@@ -437,9 +438,7 @@ def build_data(cfg: TrainConfig, words: list[tuple[str, int]] | None = None, fon
     val_rng = random.Random(seed + 100)
     allowed = set(rc.charset)
     val: dict[str, list[Sample]] = {}
-    for name, (_, held_crops, caseless) in sorted(real.items()):
-        if name not in weights:
-            continue
+    for _, name, (_, held_crops, caseless) in used:
         held = [c for c in held_crops if set(c.text) <= allowed and (rc.prediction == "CTC" or len(c.text) <= rc.max_length)]
         held = val_rng.sample(held, min(cfg.val_lines, len(held)))
         val[f"{name}_val"] = [Sample(resize_to_height(jitter_crop(c), rc.img_height, cfg.max_width), c.text, caseless)
