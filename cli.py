@@ -505,6 +505,8 @@ def eval_group() -> None:
 @click.option("--threads", type=int, default=0, show_default=True, help="onnxruntime intra-op threads (0: automatic).")
 @click.option("--canvas-size", type=int, default=None, help="Override the detector's canvas size.")
 @click.option("--mag-ratio", type=float, default=None, help="Override the detector's magnification.")
+@click.option("--text-height", type=float, default=None,
+              help="Magnify a page no more than brings its characters to about this height (default: off).")
 @click.option("--text-threshold", type=float, default=None)
 @click.option("--link-threshold", type=float, default=None)
 @click.option("--low-text", type=float, default=None)
@@ -714,10 +716,15 @@ def train_lexicon(dictionary: str, words: str | None, out: str | None) -> None:
 @click.option("--batch", type=int, default=8, show_default=True)
 @click.option("--lr", type=float, default=2e-3, show_default=True, help="Peak learning rate.")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Start from the matching weights of this checkpoint (a fresh run only).")
+              help="Start from the matching weights of this checkpoint or fp32 ONNX export (a fresh run only).")
 @click.option("--crop", type=int, default=384, show_default=True, help="Training crop side in pixels (multiple of 32).")
 @click.option("--threads", type=int, default=1, show_default=True, help="Torch and onnxruntime threads.")
 @click.option("--set", "sets", multiple=True, help="Real page set(s) labelled by the teacher [sroie_train].")
+@click.option("--boxes", "box_sets", multiple=True,
+              help="Real page set(s) whose own word or line boxes are the targets (no teacher); with --no-cache-teacher "
+                   "and no --set, the only real pages.")
+@click.option("--synthetic-fraction", type=float, default=0.5, show_default=True, help="Share of synthetic pages.")
+@click.option("--freeze-bn", is_flag=True, help="Keep batch-norm statistics fixed (implied by --init from an ONNX file).")
 @click.option("--cache", type=click.Path(file_okay=False), default=None, help="Teacher-map cache [/work/runs/detector].")
 @click.option("--words", type=click.Path(dir_okay=False), default=None, help="Word list cache [/work/runs/cache/words.tsv].")
 @click.option("--no-cache-teacher", is_flag=True, help="Use only the teacher maps already cached.")
@@ -727,13 +734,15 @@ def train_lexicon(dictionary: str, words: str | None, out: str | None) -> None:
 @click.option("--metrics", type=click.Path(exists=True, dir_okay=False), default=None,
               help="An `ocr eval detect --json` report to record in the manifest.")
 def train_detector(steps: int, minutes: float | None, out: str | None, resume: bool, seed: int, batch: int, lr: float,
-                   init: str | None, crop: int, threads: int, sets: tuple[str, ...], cache: str | None, words: str | None,
+                   init: str | None, crop: int, threads: int, sets: tuple[str, ...], box_sets: tuple[str, ...],
+                   synthetic_fraction: float, freeze_bn: bool, cache: str | None, words: str | None,
                    no_cache_teacher: bool, export_only: bool, no_export: bool,
                    weights_dir: str | None, metrics: str | None) -> None:
     """Distil the CRAFT teacher into Lite-CRAFT (resumable), then export ONNX fp32 + int8 with a manifest."""
     from pathlib import Path
 
     from ocr.models import weights_dir as default_weights
+    from ocr.datasets import resolve
     from ocr.training.detector import TrainConfig
     from ocr.training.detector_job import DEFAULT_CACHE, DEFAULT_RUN, DEFAULT_SETS, run
     from ocr.training.text import DEFAULT_WORDS
@@ -745,8 +754,10 @@ def train_detector(steps: int, minutes: float | None, out: str | None, resume: b
     try:
         if not export_only:
             config = TrainConfig(steps=steps, minutes=minutes, batch=batch, lr=lr, crop=crop, seed=seed, init=init,
-                                 threads=threads)
-            run(config, run_dir, sets or DEFAULT_SETS, Path(cache) if cache else DEFAULT_CACHE,
+                                 threads=threads, box_sets=[str(resolve(s)) for s in box_sets],
+                                 synthetic_fraction=synthetic_fraction,
+                                 freeze_bn=freeze_bn or bool(init and init.endswith(".onnx")))
+            run(config, run_dir, sets or (() if box_sets and no_cache_teacher else DEFAULT_SETS), Path(cache) if cache else DEFAULT_CACHE,
                 default_weights() / "craft_mlt_25k.onnx", Path(words) if words else DEFAULT_WORDS, resume,
                 cache_missing=not no_cache_teacher)
         if not no_export:

@@ -40,7 +40,9 @@ class PipelineConfig:
 
     ``detector``: a key of :data:`ocr.detection.DETECTOR_MODELS`; ``recognizer``: a model
     name in the weights folder (``<name>.onnx`` + ``.json``) or an ``.onnx`` path.
-    ``fallback_threshold``: words the recognizer reads with less confidence are re-read by
+    ``text_height``: the detector magnifies a page no more than brings its characters to about
+    this many pixels (0: by ``canvas_size`` alone; 16: measured on held-out training pages, see
+    docs/hybrid.md). ``fallback_threshold``: words the recognizer reads with less confidence are re-read by
     Tesseract (0.7: chosen by ``ocr eval calibrate``, see docs/hybrid.md); ``lexicon``: the word
     list (name in the weights folder or path; empty: none) that corrects near-miss words of CTC
     recognizers; ``cloud_threshold``:
@@ -59,6 +61,7 @@ class PipelineConfig:
     link_threshold: float = 0.4
     low_text: float = 0.4
     canvas_size: int = 1280
+    text_height: float = 16.0
     crop_margin: float = 0.1
     fallback_threshold: float = 0.7
     cloud_threshold: float = 0.3
@@ -78,7 +81,7 @@ class PipelineConfig:
         for name in ("fallback_timeout", "cloud_timeout"):
             if getattr(self, name) <= 0:
                 raise UsageError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("threads", "cloud_retries", "cloud_max_requests", "crop_margin"):
+        for name in ("threads", "cloud_retries", "cloud_max_requests", "crop_margin", "text_height"):
             if getattr(self, name) < 0:
                 raise UsageError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.canvas_size < 32:

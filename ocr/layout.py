@@ -89,20 +89,21 @@ def estimate_skew(polygons: Sequence[Polygon]) -> float:
     Each elongated outline votes with the direction of its principal axis, weighted by
     its length; the result is the weighted median of the near-horizontal votes.
     """
-    angles, weights = [], []
-    for polygon in polygons:
-        points = np.asarray(polygon, dtype=np.float64)
-        centred = points - points.mean(axis=0)
-        values, vectors = np.linalg.eigh(centred.T @ centred)
-        if values[1] <= 0 or values[1] < 2.25 * max(values[0], 1e-9):  # aspect below 1.5
-            continue
-        dx, dy = vectors[:, 1]
-        angle = math.degrees(math.atan2(dy, dx))
-        angle = (angle + 90) % 180 - 90
-        if abs(angle) <= 45:
-            angles.append(angle)
-            weights.append(math.sqrt(values[1]))
-    return _weighted_median(angles, weights) if angles else 0.0
+    if not polygons:
+        return 0.0
+    counts = np.array([len(p) for p in polygons])
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    points = np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polygons])
+    centred = points - np.repeat(np.add.reduceat(points, starts) / counts[:, None], counts, axis=0)
+    sxx, syy, sxy = (np.add.reduceat(v, starts) for v in (centred[:, 0] ** 2, centred[:, 1] ** 2,
+                                                              centred[:, 0] * centred[:, 1]))
+    radius = np.hypot((sxx - syy) / 2, sxy)  # the 2×2 scatter matrices' eigenvalues, in closed form
+    major, minor = (sxx + syy) / 2 + radius, (sxx + syy) / 2 - radius
+    angles = np.degrees(np.arctan2(2 * sxy, sxx - syy) / 2)  # of the major axis
+    votes = (major > 0) & (major >= 2.25 * np.maximum(minor, 1e-9)) & (np.abs(angles) <= 45)  # aspect ≥ 1.5
+    if not votes.any():
+        return 0.0
+    return _weighted_median(angles[votes].tolist(), np.sqrt(major[votes]).tolist())
 
 
 def _line_skew(polygons: Sequence[Polygon], lines: Sequence[Sequence[int]], fallback: float) -> float:

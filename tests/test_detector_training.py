@@ -191,7 +191,7 @@ def test_tiny_training_run_resumes(tmp_path: Path) -> None:
     with torch.no_grad():
         out = model(torch.zeros(1, 3, 64, 64))
     assert out.shape == (1, 2, 32, 32)
-    assert torch.isfinite(detector_loss(out, torch.zeros(1, 32, 32), torch.zeros(1, 32, 32)))
+    assert torch.isfinite(detector_loss(out, torch.zeros(1, 32, 32), torch.zeros(1, 32, 32), torch.ones(1, 32, 32)))
 
 
 def test_lineage_follows_init_back_to_the_first_run(tmp_path: Path) -> None:

@@ -32,11 +32,11 @@ def test_run_pages_scores_an_engine_on_a_set(tmp_path: Path) -> None:
 
 
 def test_calibration_replays_routing_per_threshold() -> None:
-    sample = Sample(Path("x.png"), "Total 9.99", (_region("Total", 0, 50), _region("9.99", 60, 100)))
-    words = (Word("Total", box_polygon(0, 0, 50, 20), 0.95, "neural"), Word("9.3g", box_polygon(60, 0, 100, 20), 0.3,
+    sample = Sample(Path("x.png"), "Total cash", (_region("Total", 0, 50), _region("cash", 60, 100)))
+    words = (Word("Total", box_polygon(0, 0, 50, 20), 0.95, "neural"), Word("cesh", box_polygon(60, 0, 100, 20), 0.3,
                                                                             "neural"))
     readings = PageReadings(sample, 120, 20, words, ((), ()),
-                            (Candidate("TotaI", 0.5, "tesseract"), Candidate("9.99", 0.9, "tesseract")))
+                            (Candidate("TotaI", 0.5, "tesseract"), Candidate("cash", 0.9, "tesseract")))
     low, middle, high = calibrate("set", [readings], [0.0, 0.5, 1.01])
     assert (low.fallback_rate, low.bow_f1, low.e2e_f1) == (0.0, 0.5, 0.5)
     assert (middle.fallback_rate, middle.bow_f1, middle.tesseract_wins) == (0.5, 1.0, 0.5)

@@ -12,7 +12,7 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from ocr.nets.recognizer import build_model, export_onnx
 from ocr.recognition.config import RecognizerConfig
-from ocr.training.onnx_weights import model_from_onnx
+from ocr.training.onnx_weights import detector_from_onnx, model_from_onnx
 from ocr.training.recognizer import INT8_OPS, load_teacher
 
 
@@ -79,3 +79,14 @@ def test_training_from_an_export_needs_frozen_batch_norms(tmp_path: Path) -> Non
                                        "--out", str(tmp_path / "run")])
     assert result.exit_code == 2 and "frozen-BN preset" in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_the_shipped_student_detector_comes_back_as_a_model_that_scores_like_it() -> None:
+    weights = Path(__file__).resolve().parent.parent / "weights" / "craft_lite.onnx"
+    images = np.random.default_rng(0).normal(size=(1, 3, 96, 128)).astype(np.float32)
+    session = ort.InferenceSession(str(weights), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {session.get_inputs()[0].name: images})[0]
+    with torch.no_grad():
+        recovered = detector_from_onnx(weights)(torch.from_numpy(images)).numpy()
+    assert recovered.shape == expected.shape == (1, 2, 48, 64)
+    np.testing.assert_allclose(recovered, expected, atol=1e-4)

@@ -10,7 +10,8 @@ import pytest
 
 from ocr.document import Polygon, Word, box_polygon
 from ocr.engines.tesseract import TesseractEngine
-from ocr.routing import VOTE, Candidate, Router, Stage, TesseractRegions, choose, plausible, vote
+from ocr.routing import (VOTE, Candidate, Router, Stage, TesseractRegions, choose, plausible, vote,
+                         worth_rereading_by_tesseract)
 from text_images import text_image
 
 BOX = box_polygon(0, 0, 200, 40)  # room for ~17 characters
@@ -115,6 +116,16 @@ def test_only_low_confidence_words_are_sent_and_provenance_is_kept() -> None:
     assert [(a.text, a.source, a.confidence) for a in routed[1].alternatives] == [("d0ubt", "neural", 0.2)]
     assert report.sent == {"tesseract": 1}
     assert report.winners == {"neural": 1, "tesseract": 1}
+
+
+def test_a_stage_is_sent_only_the_readings_its_rule_accepts() -> None:
+    reader = Scripted("tesseract", answer="doubt", confidence=0.8)
+    words = [*_words(), Word("10.5", box_polygon(0, 30, 80, 50), 0.1, "neural"),
+             Word("ab", box_polygon(100, 30, 140, 50), 0.1, "neural")]
+    routed, report = Router([Stage(reader, 0.5, rereads=worth_rereading_by_tesseract)]).route(
+        np.zeros((60, 200, 3), np.uint8), words)
+    assert reader.calls == [1] and report.sent == {"tesseract": 1}
+    assert [w.text for w in routed] == ["sure", "doubt", "10.5", "ab"]
 
 
 def test_chain_sends_still_weak_words_to_the_next_stage() -> None:

@@ -39,6 +39,8 @@ class DetectorConfig:
     low_text: float = 0.4
     canvas_size: int = 1280
     mag_ratio: float = 1.5
+    text_height: float | None = None
+    """Characters are brought to about this height, no larger (see :func:`.preprocess.prepare`)."""
 
     @property
     def thresholds(self) -> Thresholds:
@@ -89,7 +91,7 @@ class Detector:
     def score_maps(self, image: np.ndarray) -> tuple[np.ndarray, Prepared]:
         """The 2×h×w maps (region, affinity) of ``image``, and its prepared input (which maps points back)."""
         with stage("detector: pre-process"):
-            prepared = prepare(image, self.config.canvas_size, self.config.mag_ratio)
+            prepared = prepare(image, self.config.canvas_size, self.config.mag_ratio, self.config.text_height)
         with stage("detector: model"):
             return self.model(prepared.tensor)[0], prepared
 

@@ -45,17 +45,49 @@ def check_image(image: np.ndarray) -> None:
         raise InputError("the image is empty")
 
 
+SURVEY_SIDE = 1024
+"""Long side of the grey copy on which :func:`estimate_text_height` measures a page."""
+
+
 def target_scale(height: int, width: int, canvas_size: int, mag_ratio: float) -> float:
     """The resize factor: magnify by ``mag_ratio``, capped so the long side is ≤ ``canvas_size``."""
     long_side = max(height, width)
     return min(mag_ratio * long_side, canvas_size) / long_side
 
 
-def prepare(image: np.ndarray, canvas_size: int, mag_ratio: float) -> Prepared:
-    """Resize ``image`` (H×W×3 uint8 RGB) for the detector and normalize it with ImageNet statistics."""
+def estimate_text_height(image: np.ndarray) -> float | None:
+    """The median height in pixels of the character-like ink blobs of ``image`` (H×W×3 uint8), or
+    ``None`` when fewer than 10 are found. A few milliseconds: Otsu's threshold and connected
+    components on a grey copy at most :data:`SURVEY_SIDE` pixels on its long side; ink is the
+    minority polarity, so light text on dark counts too."""
+    height, width = image.shape[:2]
+    factor = min(1.0, SURVEY_SIDE / max(height, width))
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    if factor < 1.0:
+        grey = cv2.resize(grey, (max(1, round(width * factor)), max(1, round(height * factor))),
+                          interpolation=cv2.INTER_AREA)
+    _, ink = cv2.threshold(grey, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    if 2 * cv2.countNonZero(ink) > ink.size:
+        ink = 1 - ink
+    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    w, h, area = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
+    blobs = (h >= 3) & (h <= 0.2 * grey.shape[0]) & (w <= 3 * h) & (area >= 0.15 * w * h)
+    if blobs.sum() < 10:
+        return None
+    return float(np.median(h[blobs])) / factor
+
+
+def prepare(image: np.ndarray, canvas_size: int, mag_ratio: float, text_height: float | None = None) -> Prepared:
+    """Resize ``image`` (H×W×3 uint8 RGB) for the detector and normalize it with ImageNet statistics.
+
+    With ``text_height``, a page is not magnified beyond what its text needs: its characters
+    (:func:`estimate_text_height`) are brought to about that height, never above the canvas
+    and ``mag_ratio``."""
     check_image(image)
     height, width = image.shape[:2]
     scale = target_scale(height, width, canvas_size, mag_ratio)
+    if text_height is not None and (found := estimate_text_height(image)) is not None:
+        scale = min(scale, text_height / found)
     new_h, new_w = max(1, int(height * scale)), max(1, int(width * scale))
     # Bilinear sampling reaches every source pixel down to half size; only below that does
     # it skip pixels and need area averaging (which costs 5× more).

@@ -22,7 +22,7 @@ from ..document import Block, Line, Page, Word
 from ..errors import EngineError
 from ..layout import TextLine, build_blocks, text_lines
 from ..profile import stage
-from ..routing import RouteReport, Router, Stage, TesseractRegions
+from ..routing import RouteReport, Router, Stage, TesseractRegions, worth_rereading_by_tesseract
 from .base import Engine
 from .tesseract import TesseractEngine
 
@@ -89,7 +89,8 @@ class NeuralEngine(Engine):
             raise EngineError(problem)
         runtime = RuntimeConfig(intra_op_threads=config.threads)
         detector_config = DetectorConfig(text_threshold=config.text_threshold, link_threshold=config.link_threshold,
-                                         low_text=config.low_text, canvas_size=config.canvas_size)
+                                         low_text=config.low_text, canvas_size=config.canvas_size,
+                                         text_height=config.text_height or None)
         self.config = config
         self.detector = Detector.named(config.detector, detector_config, runtime)
         lexicon = Lexicon.load(config.lexicon) if config.lexicon else None
@@ -158,7 +159,8 @@ class HybridEngine(NeuralEngine):
 
         super().__init__(config)
         self.tesseract = TesseractEngine(lang=lang)
-        stages = [Stage(TesseractRegions(self.tesseract), config.fallback_threshold, config.fallback_timeout)]
+        stages = [Stage(TesseractRegions(self.tesseract), config.fallback_threshold, config.fallback_timeout,
+                        worth_rereading_by_tesseract)]
         self.cloud, notice = cloud_stage_reader(config)
         if self.cloud is not None:
             # every attempt may take its whole timeout, plus the waits between retries

@@ -31,7 +31,7 @@ from ..document import Page, Word
 from ..engines import create_engine
 from ..engines.neural import HybridEngine
 from ..layout import build_blocks
-from ..routing import Candidate, TesseractRegions, choose
+from ..routing import Candidate, TesseractRegions, choose, worth_rereading_by_tesseract
 from .detection import Counts, match_end_to_end
 from .metrics import BagCounts, bag_counts, set_cer
 
@@ -176,7 +176,7 @@ def replay(pages: Sequence[PageReadings], threshold: float) -> tuple[list[Page],
         words = []
         for word, chars, other in zip(p.words, p.chars, p.tesseract):
             candidates = [Candidate(word.text, word.confidence, word.source, chars)]
-            if word.confidence < threshold:
+            if word.confidence < threshold and worth_rereading_by_tesseract(word.text):
                 sent += 1
                 if other is not None:
                     candidates.append(other)

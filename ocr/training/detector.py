@@ -23,6 +23,7 @@ import torch
 from ocr.io.files import replacing
 from ocr.nets.lite_craft import LiteCraft
 
+from .detector_boxes import BoxPages
 from .detector_data import MapSample, load_teacher_sample, normalize
 from .schedule import progress
 from .synth import find_fonts
@@ -47,6 +48,8 @@ class TrainConfig:
     seed: int = 0
     init: str | None = None
     teacher_dirs: list[str] = field(default_factory=list)
+    box_sets: list[str] = field(default_factory=list)
+    """Real page sets whose word or line boxes are the targets (see :mod:`.detector_boxes`)."""
     synthetic_fraction: float = 0.5
     pool: int = 48
     refresh: int = 1
@@ -54,25 +57,28 @@ class TrainConfig:
     checkpoint_minutes: float = 5.0
     threads: int = 1
     log_every: int = 20
+    freeze_bn: bool = False
+    """Keep batch-norm statistics fixed (needed when starting from an export, whose norms are folded)."""
 
 
-def map_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """OHEM-style squared error of one map (N×H×W): mean over positives + mean over hardest negatives."""
+def map_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """OHEM-style squared error of one map (N×H×W) where ``mask`` is set: mean over positives + mean
+    over hardest negatives."""
     sq = (pred - target) ** 2
     total = pred.new_zeros(())
-    for err, tgt in zip(sq, target):
-        positive = tgt > POSITIVE
+    for err, tgt, counted in zip(sq, target, mask > 0.5):
+        positive = (tgt > POSITIVE) & counted
         n_pos = int(positive.sum())
-        negatives = err[~positive]
+        negatives = err[(tgt <= POSITIVE) & counted]
         k = min(negatives.numel(), max(NEGATIVE_RATIO * n_pos, 1000))
         hard = torch.topk(negatives, k, sorted=False).values.mean() if k else pred.new_zeros(())
         total = total + hard + (err[positive].mean() if n_pos else pred.new_zeros(()))
     return total / len(sq)
 
 
-def detector_loss(pred: torch.Tensor, region: torch.Tensor, affinity: torch.Tensor) -> torch.Tensor:
-    """The training loss on a prediction ``N×2×H×W`` and its two targets."""
-    return map_loss(pred[:, 0], region) + map_loss(pred[:, 1], affinity)
+def detector_loss(pred: torch.Tensor, region: torch.Tensor, affinity: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The training loss on a prediction ``N×2×H×W``, its two targets and their mask."""
+    return map_loss(pred[:, 0], region, mask) + map_loss(pred[:, 1], affinity, mask)
 
 
 def random_crop(sample: MapSample, size: int, rng: random.Random, scale_range: tuple[float, float]) -> MapSample:
@@ -94,7 +100,9 @@ def random_crop(sample: MapSample, size: int, rng: random.Random, scale_range: t
     image = cv2.warpAffine(sample.image, image_matrix, (size, size), flags=cv2.INTER_LINEAR, borderValue=fill)
     maps = [cv2.warpAffine(m, map_matrix, (size // 2, size // 2), flags=cv2.INTER_LINEAR, borderValue=0)
             for m in (sample.region, sample.affinity)]
-    return MapSample(image, maps[0], maps[1])
+    mask = None if sample.mask is None else cv2.warpAffine(
+        sample.mask, map_matrix, (size // 2, size // 2), flags=cv2.INTER_NEAREST, borderValue=1)
+    return MapSample(image, maps[0], maps[1], mask)
 
 
 def colour_jitter(image: np.ndarray, rng: random.Random) -> np.ndarray:
@@ -113,13 +121,15 @@ def colour_jitter(image: np.ndarray, rng: random.Random) -> np.ndarray:
 
 
 class SamplePool:
-    """A pool of pages in memory, a few replaced each step: teacher pages from disk, synthetic ones rendered."""
+    """A pool of pages in memory, a few replaced each step: teacher pages from disk, real pages with
+    box targets, synthetic ones rendered."""
 
     def __init__(self, config: TrainConfig, synth: Callable[[], MapSample], rng: random.Random) -> None:
         self.config = config
         self.synth = synth
         self.rng = rng
         self.teacher_files: list[Path] = []
+        self.boxes = BoxPages(config.box_sets, rng) if config.box_sets else None
         self.rescan()
         self.pages = [self._page() for _ in range(config.pool)]
 
@@ -128,26 +138,30 @@ class SamplePool:
         self.teacher_files = sorted(p for d in self.config.teacher_dirs for p in Path(d).glob("*.npz"))
 
     def _page(self) -> tuple[MapSample, bool]:
-        if self.teacher_files and self.rng.random() >= self.config.synthetic_fraction:
-            return load_teacher_sample(self.rng.choice(self.teacher_files)), True
+        real: list[Callable[[], MapSample]] = [self.boxes] if self.boxes else []
+        if self.teacher_files:
+            real.append(lambda: load_teacher_sample(self.rng.choice(self.teacher_files)))
+        if real and self.rng.random() >= self.config.synthetic_fraction:
+            return self.rng.choice(real)(), True
         return self.synth(), False
 
     def refresh(self) -> None:
         for _ in range(self.config.refresh):
             self.pages[self.rng.randrange(len(self.pages))] = self._page()
 
-    def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Images ``N×3×S×S`` and region/affinity targets ``N×S/2×S/2``."""
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Images ``N×3×S×S``, region/affinity targets and their mask ``N×S/2×S/2``."""
         crops = []
         for _ in range(self.config.batch):
             page, real = self.rng.choice(self.pages)
             crop = random_crop(page, self.config.crop, self.rng, self.config.scale_range)
             crops.append(MapSample(colour_jitter(crop.image, self.rng) if real else crop.image, crop.region,
-                                   crop.affinity))
+                                   crop.affinity, crop.mask))
         images = torch.from_numpy(normalize(np.stack([c.image for c in crops])))
         region = torch.from_numpy(np.stack([c.region for c in crops]))
         affinity = torch.from_numpy(np.stack([c.affinity for c in crops]))
-        return images, region, affinity
+        mask = torch.from_numpy(np.stack([np.ones_like(c.region) if c.mask is None else c.mask for c in crops]))
+        return images, region, affinity, mask
 
 
 def learning_rate(step: int, done: float, config: TrainConfig) -> float:
@@ -239,13 +253,13 @@ def train(
     started = time.perf_counter()
     last_save = started
     window_start, window_loss, window_steps = started, 0.0, 0
-    model.train()
+    train_mode(model, config.freeze_bn)
     while (done := progress(step, elapsed + time.perf_counter() - started, config.steps, config.minutes)) < 1.0:
         lr = learning_rate(step, done, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        images, region, affinity = pool.batch()
-        loss = detector_loss(model(images.contiguous(memory_format=torch.channels_last)), region, affinity)
+        images, region, affinity, mask = pool.batch()
+        loss = detector_loss(model(images.contiguous(memory_format=torch.channels_last)), region, affinity, mask)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -269,9 +283,24 @@ def train(
     return model
 
 
+def train_mode(model: torch.nn.Module, freeze_bn: bool) -> None:
+    """Put ``model`` in training mode, its batch norms in inference mode if ``freeze_bn``."""
+    model.train()
+    if freeze_bn:
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.eval()
+
+
 def warm_start(model: torch.nn.Module, checkpoint: Path) -> int:
-    """Copy every weight of ``checkpoint`` whose name and shape match ``model``; returns how many tensors."""
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)["model"]
+    """Copy every weight of ``checkpoint`` (a training checkpoint, or the student's fp32 ONNX export)
+    whose name and shape match ``model``; returns how many tensors."""
+    if checkpoint.suffix == ".onnx":
+        from .onnx_weights import detector_from_onnx
+
+        saved = detector_from_onnx(checkpoint).state_dict()
+    else:
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=False)["model"]
     own = model.state_dict()
     matching = {k: v for k, v in saved.items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(matching, strict=False)

@@ -25,11 +25,12 @@ STD = IMAGENET_STD * 255.0
 
 @dataclass(frozen=True)
 class MapSample:
-    """An RGB image (H×W×3 uint8) and its targets (H/2×W/2 float32 each)."""
+    """An RGB image (H×W×3 uint8), its targets (H/2×W/2 float32 each) and where they count (1; all if None)."""
 
     image: np.ndarray
     region: np.ndarray
     affinity: np.ndarray
+    mask: np.ndarray | None = None
 
 
 def to_canvas(image: np.ndarray, ratio: float) -> np.ndarray:

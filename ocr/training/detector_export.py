@@ -18,6 +18,7 @@ from ocr.nets.export import export_detector
 from ocr.nets.lite_craft import count_parameters
 
 from .detector import load_student
+from .packs import SETS
 
 FP32_FILE = "craft_lite.onnx"
 INT8_FILE = "craft_lite.int8.onnx"
@@ -123,10 +124,28 @@ def lineage(checkpoint: Path, meta: dict) -> list[dict]:
         commands = json.loads(info.read_text()).get("commands", []) if info.is_file() else []
         runs.append({"commands": commands, "steps": meta["step"], "wall_time_s": round(meta["elapsed"])})
         init = meta["config"].get("init")
+        if init and init.endswith(".onnx"):
+            return _exported_lineage(Path(init)) + runs[::-1]
         if not init or not Path(init).is_file():
             return runs[::-1]
         checkpoint = Path(init)
         meta = torch.load(checkpoint, map_location="cpu", weights_only=False)
+
+
+def _exported_manifest(onnx_file: Path) -> dict:
+    """The manifest beside an exported student, if it describes exactly that file (else ``{}``)."""
+    manifest = onnx_file.with_name(MANIFEST_FILE)
+    if not (onnx_file.is_file() and manifest.is_file()):
+        return {}
+    previous = json.loads(manifest.read_text())
+    digest = sha256(onnx_file)
+    return previous if any(f.get("sha256") == digest for f in previous.get("files", {}).values()) else {}
+
+
+def _exported_lineage(onnx_file: Path) -> list[dict]:
+    """The runs behind a run started from an exported student (``--init x.onnx``): that export's
+    own lineage, from its manifest."""
+    return list(_exported_manifest(onnx_file).get("lineage", []))
 
 
 def export_student(run_dir: Path, weights_dir: Path, threads: int = 1, metrics: Path | None = None) -> Path:
@@ -147,6 +166,9 @@ def export_student(run_dir: Path, weights_dir: Path, threads: int = 1, metrics: 
     checkpoint_sha = sha256(checkpoint)
     seed = meta["config"]["seed"]
     fresh = not _up_to_date(previous, checkpoint_sha, weights_dir)
+    runs = lineage(checkpoint, meta)  # before exporting: a run started from the export it replaces reads its manifest
+    init = meta["config"].get("init") or ""
+    inherited = _exported_manifest(Path(init)).get("data") if init.endswith(".onnx") else None
     if fresh:
         export_detector(model, fp32)
         quantize_int8(fp32, int8, calibration_pages(8, seed + 1))
@@ -161,7 +183,6 @@ def export_student(run_dir: Path, weights_dir: Path, threads: int = 1, metrics: 
     else:
         speed = previous["speed"]
     run_info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
-    runs = lineage(checkpoint, meta)
     recorded = json.loads(metrics.read_text()) if metrics else None if fresh else previous.get("metrics")
     manifest = {
         "model": "Lite-CRAFT student (ocr.nets.lite_craft.LiteCraft)",
@@ -174,9 +195,13 @@ def export_student(run_dir: Path, weights_dir: Path, threads: int = 1, metrics: 
         "data": {
             "teacher": "CRAFT craft_mlt_25k (authors' weights) maps at canvas 1280, mag 1.5",
             "real_pages": run_info.get("sets", []),
+            "box_pages": [{"set": folder, "licence": SETS[Path(folder).name].licence,
+                           "held_out": f"the last {SETS[Path(folder).name].holdout} by name"}
+                          for folder in meta["config"].get("box_sets", [])],
             "synthetic": "ocr.training.synth_pages.PageRenderer: documents, receipts, forms, tables, UI screens, "
                          "scenes; installed fonts; exact character Gaussians",
         },
+        **({"inherited_data": inherited} if inherited else {}),
         "seed": seed,
         "steps": sum(r["steps"] for r in runs),
         "train_config": meta["config"],

@@ -1,4 +1,4 @@
-"""Torch weights recovered from an exported CTC recognizer (fp32 or int8 ONNX), to train on from it.
+"""Torch weights recovered from an exported CTC recognizer (fp32 or int8 ONNX) or Lite-CRAFT student (fp32), to train on from it.
 
 The export folds each batch norm into the convolution before it and quantizes the int8
 file's matrix and LSTM weights, so the recovered model is the exported one, not the run
@@ -17,6 +17,7 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
+from ..nets.lite_craft import LiteCraft
 from ..nets.recognizer import TextRecognizer, build_model
 from ..recognition.config import RecognizerConfig
 
@@ -41,13 +42,13 @@ def _initializers(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
     return values
 
 
-def _execution_order(model: TextRecognizer) -> list[nn.Module]:
-    """Convolutions, batch norms, LSTMs and linear layers in the order one forward pass runs them."""
+def _execution_order(model: nn.Module, example: torch.Tensor) -> list[nn.Module]:
+    """Convolutions, batch norms, LSTMs and linear layers in the order a forward pass on ``example`` runs them."""
     order: list[nn.Module] = []
     hooks = [m.register_forward_hook(lambda module, *_: order.append(module)) for m in model.modules()
              if isinstance(m, (nn.Conv2d, nn.BatchNorm2d, nn.LSTM, nn.Linear))]
     with torch.no_grad():
-        model.eval()(torch.zeros(1, model.config.input_channels, model.config.img_height, model.config.img_width))
+        model.eval()(example)
     for hook in hooks:
         hook.remove()
     return order
@@ -135,7 +136,7 @@ def model_from_onnx(path: str | Path) -> TextRecognizer:
     expected = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.LSTM, nn.Linear))]
     if any(not isinstance(m, _WEIGHTED[n.op_type]) for n, m in zip(nodes, layers)) or len(layers) != len(expected):
         raise ValueError(f"{path.name} does not have the layers of {config.name}")
-    order = _execution_order(model)
+    order = _execution_order(model, torch.zeros(1, config.input_channels, config.img_height, config.img_width))
     with torch.no_grad():
         for node, layer in zip(nodes, layers):
             if isinstance(layer, nn.LSTM):
@@ -152,3 +153,21 @@ def model_from_onnx(path: str | Path) -> TextRecognizer:
                 _load_conv(layer, order[after] if after < len(order) else None, node, values)
     return model.eval()
 
+
+
+def detector_from_onnx(path: str | Path) -> LiteCraft:
+    """The Lite-CRAFT student whose fp32 export is ``path``. The exporter keeps no module names, so
+    convolutions are matched in execution order (shapes checked); batch norms become the identity."""
+    graph = onnx.load(str(path)).graph
+    values = _initializers(graph)
+    model = LiteCraft()
+    order = _execution_order(model, torch.zeros(1, 3, 64, 64))
+    convs = [m for m in order if isinstance(m, nn.Conv2d)]
+    nodes = [n for n in graph.node if n.op_type == "Conv"]
+    if len(nodes) != len(convs):
+        raise ValueError(f"{Path(path).name} has {len(nodes)} convolutions, Lite-CRAFT {len(convs)}")
+    with torch.no_grad():
+        for node, conv in zip(nodes, convs):
+            after = order.index(conv) + 1
+            _load_conv(conv, order[after] if after < len(order) else None, node, values)
+    return model.eval()
