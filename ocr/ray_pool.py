@@ -135,10 +135,10 @@ class RayPool:
                         self._failure = value
 
     def wait_ready(self) -> None:
-        """Block until every actor has built its engine, or one has and ``start_timeout`` passed.
+        """Block until an actor has built its engine (the others join as they do).
 
-        Raises the first actor's reason if it could not build its engine, and
-        :class:`~ocr.errors.EngineError` if none started in time.
+        Raises the reason of the first actor that could not build its engine, and
+        :class:`~ocr.errors.EngineError` if none started within ``start_timeout`` seconds.
         """
         deadline = time.monotonic() + self.start_timeout
         while True:
@@ -146,13 +146,13 @@ class RayPool:
                 live, starting, failure = self._live, len(self._starting), self._failure
             if failure is not None:
                 raise failure
-            if not starting or (live and time.monotonic() > deadline):
-                break
+            if live:
+                return
+            if not starting:
+                raise EngineError("no Ray worker could start")
             if time.monotonic() > deadline:
                 raise EngineError(f"no Ray worker started in {self.start_timeout:g} s (is a CPU free in the cluster?)")
             time.sleep(_WATCH_SECONDS / 4)
-        if not live:
-            raise EngineError("no Ray worker could start")
 
     def _take(self) -> tuple[ActorHandle, str]:
         """An idle actor, waiting for one; raises when none is alive or starting."""

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from test_batch import batch, errors, index_lines, make_tree, outputs, summary, temp_files
-from text_images import REPO, encoded, fault_env, ocr_command, text_image
+from text_images import CRASH, HANG, REPO, encoded, fault_env, ocr_command, text_image
 
 from ocr.batch import INDEX
-from ocr.errors import EXIT_INPUT, EXIT_OK, EXIT_USAGE
+from ocr.errors import EXIT_ENGINE, EXIT_INPUT, EXIT_OK, EXIT_USAGE
 
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
@@ -106,6 +106,29 @@ def test_a_worker_node_killed_mid_job_loses_no_input_and_reads_none_twice(tmp_pa
     nodes = summary(out)["nodes"]
     assert len(nodes) == 2 and sum(node["read"] for node in nodes.values()) == len(words)
     assert min(node["read"] for node in nodes.values()) < len(words) / 2  # the killed node read less
+
+
+def test_a_crashing_or_hanging_input_fails_only_itself_and_an_unusable_engine_stops_the_job(
+        tmp_path: Path, cluster: Cluster) -> None:
+    two_nodes(cluster)
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "crash.png").write_bytes(encoded(text_image("Crash here", corner=CRASH)))
+    (root / "hang.png").write_bytes(encoded(text_image("Hang here", corner=HANG)))
+    for name in ("fine", "later", "last"):
+        (root / f"{name}.png").write_bytes(encoded(text_image(f"{name.title()} page")))
+    out = tmp_path / "out"
+    result = batch(root, "--out", out, "-e", "fault", "--timeout", "8", "--ray", cluster.address, env=fault_env())
+    assert result.returncode == EXIT_ENGINE, result.stderr
+    reported = errors(out)
+    assert set(reported) == {"crash.png", "hang.png"}
+    assert reported["crash.png"]["error"] == "crash.png: the Ray worker reading it died, 3 times"
+    assert reported["hang.png"]["error"] == "hang.png: reading timed out after 8 s"
+    assert {e["input"] for e in index_lines(out)} == {"fine.png", "later.png", "last.png"}
+
+    result = batch(root, "--out", tmp_path / "other", "-e", "tesseract", "--lang", "xyz", "--ray", cluster.address)
+    assert result.returncode == EXIT_ENGINE
+    assert result.stderr.splitlines() == [result.stderr.strip()] and "no Tesseract data for language 'xyz'" in result.stderr
 
 
 def test_driver_sigkill_then_rerun_reads_only_what_was_missing(tmp_path: Path, cluster: Cluster) -> None:
