@@ -436,15 +436,17 @@ def run_batch(
     def executor(at_most: int) -> Executor:
         if ray is None:
             return LocalExecutor(min(workers or len(os.sched_getaffinity(0)), at_most), settings.options)
-        return RayPool(ray, workers, settings.options, at_most=at_most)
+        return RayPool(workers, settings.options, at_most=at_most)
 
     if ray is not None:
-        from .ray_pool import RayPool  # a UsageError naming the extra when Ray is missing
+        from .ray_pool import RayPool, connect, disconnect  # a UsageError naming the extra when Ray is missing
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     summary = BatchSummary(run=f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}", inputs=len(inputs))
     lock = _JobLock(out)
     try:
+        if ray is not None:
+            connect(ray)
         _remove_partials(out)
         key = settings.key()
         previous = read_index(out)
@@ -476,6 +478,8 @@ def run_batch(
         write_atomic(out / SUMMARY, json.dumps({**summary.as_dict(), "settings": settings.as_dict()}, indent=2) + "\n")
     finally:
         lock.release()
+        if ray is not None:
+            disconnect()
     return summary
 
 

@@ -41,6 +41,9 @@ ATTEMPTS = 3
 LOCAL = "local"
 """The address that starts a Ray cluster on this machine for the job (and stops it after)."""
 
+START_GRACE = 10.0
+"""Seconds the job waits for the other actors once one has built its engine; those still starting join later."""
+
 _WATCH_SECONDS = 0.2
 
 
@@ -81,23 +84,28 @@ def connect(address: str) -> None:
         raise UsageError(f"--ray {address}: cannot connect to a Ray cluster: {reason}") from None
 
 
+def disconnect() -> None:
+    """Leave the cluster ``connect`` joined, stopping it if ``connect`` started it."""
+    ray.shutdown()
+
+
 class RayPool:
-    """``size`` actors on the Ray cluster at ``address`` (see :func:`connect`), by default one per CPU
-    of the cluster, and never more than ``at_most``.
+    """``size`` actors on the Ray cluster :func:`connect` joined, by default one per CPU of the
+    cluster, and never more than ``at_most``.
 
     The same interface as :class:`~ocr.workers.WorkerPool`, except that :meth:`run` also
     says on which node the task ran.
     """
 
-    def __init__(self, address: str, size: int | None, options: ScanOptions, *, at_most: int | None = None,
+    def __init__(self, size: int | None, options: ScanOptions, *, at_most: int | None = None,
                  start_timeout: float = DEFAULT_START_TIMEOUT) -> None:
-        connect(address)
         self.size = min(size or max(int(ray.cluster_resources().get("CPU", 0)), 1), at_most or sys.maxsize)
         self.options = options
         self.start_timeout = start_timeout
         self._lock = threading.Lock()
         self._idle: queue.Queue[tuple[ActorHandle, str]] = queue.Queue()
         self._starting: dict[ray.ObjectRef, ActorHandle] = {}
+        self._actors: list[ActorHandle] = []
         self._live = 0
         self._failure: OcrError | None = None
         self._closed = threading.Event()
@@ -109,6 +117,7 @@ class RayPool:
     def _spawn(self) -> None:
         actor = _Worker.options(scheduling_strategy="SPREAD").remote(self.options)  # type: ignore[attr-defined]
         with self._lock:
+            self._actors.append(actor)
             self._starting[actor.start.remote()] = actor
 
     def _watch_starts(self) -> None:
@@ -135,22 +144,25 @@ class RayPool:
                         self._failure = value
 
     def wait_ready(self) -> None:
-        """Block until an actor has built its engine (the others join as they do).
+        """Block until every actor has built its engine, or one has and :data:`START_GRACE` seconds passed.
 
         Raises the reason of the first actor that could not build its engine, and
         :class:`~ocr.errors.EngineError` if none started within ``start_timeout`` seconds.
         """
         deadline = time.monotonic() + self.start_timeout
+        first: float | None = None
         while True:
             with self._lock:
                 live, starting, failure = self._live, len(self._starting), self._failure
             if failure is not None:
                 raise failure
             if live:
-                return
-            if not starting:
+                first = first or time.monotonic()
+                if not starting or time.monotonic() - first > START_GRACE:
+                    return
+            elif not starting:
                 raise EngineError("no Ray worker could start")
-            if time.monotonic() > deadline:
+            elif time.monotonic() > deadline:
                 raise EngineError(f"no Ray worker started in {self.start_timeout:g} s (is a CPU free in the cluster?)")
             time.sleep(_WATCH_SECONDS / 4)
 
@@ -174,6 +186,7 @@ class RayPool:
         """Kill ``actor`` (dead or stuck) and start a fresh one in its place."""
         ray.kill(actor, no_restart=True)
         with self._lock:
+            self._actors.remove(actor)
             self._live -= 1
         if not self._closed.is_set():
             self._spawn()
@@ -200,10 +213,11 @@ class RayPool:
         raise EngineError(f"the Ray worker reading it died, {ATTEMPTS} times")
 
     def close(self) -> None:
-        """Stop every actor and leave the cluster (stopping it if ``connect`` started it)."""
+        """Stop every actor."""
         self._closed.set()
         self._watcher.join()
-        ray.shutdown()
+        for actor in self._actors:
+            ray.kill(actor, no_restart=True)
 
     def __enter__(self) -> RayPool:
         return self
