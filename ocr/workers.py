@@ -47,7 +47,7 @@ ENGINES_PER_WORKER = 3
 _PARENT_CHECK_SECONDS = 0.5
 
 
-class _EngineCache:
+class EngineCache:
     """A worker's engines by the options they were built from, least recently used dropped first.
 
     Options that only decoding reads (``dpi``, ``max_pixels``, ``max_pages``) do not tell
@@ -69,7 +69,7 @@ class _EngineCache:
         return engine
 
 
-def _portable(exc: BaseException) -> OcrError:
+def portable_error(exc: BaseException) -> OcrError:
     """``exc`` as an error that survives pickling and reads as one line."""
     if isinstance(exc, OcrError):
         return exc
@@ -91,11 +91,11 @@ def _serve(conn: Connection, options: ScanOptions, parent: int) -> None:
     """A worker's life: build the engine, say ready, then run tasks until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _exit_with_parent(parent)
-    engines = _EngineCache(ENGINES_PER_WORKER)
+    engines = EngineCache(ENGINES_PER_WORKER)
     try:
         engines.get(options)
     except BaseException as exc:
-        conn.send(("failed", _portable(exc)))
+        conn.send(("failed", portable_error(exc)))
         return
     conn.send(("ready", None))
     while True:
@@ -109,7 +109,7 @@ def _serve(conn: Connection, options: ScanOptions, parent: int) -> None:
         try:
             reply = ("ok", task(engines.get, *args))
         except Exception as exc:
-            reply = ("error", _portable(exc))
+            reply = ("error", portable_error(exc))
         conn.send(reply)
 
 
