@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -12,6 +13,26 @@ from typing import Any, Sequence, TextIO
 import click
 import numpy as np
 from PIL import Image
+
+
+def _say(message: str) -> None:
+    """One line on stderr, whatever ``message`` holds."""
+    click.echo(f"ocr: {' '.join(message.split())}", err=True)
+
+
+class _SayHandler(logging.Handler):
+    """Shows the library's log records as ``ocr: message`` lines on (the current) stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _say(record.getMessage())
+
+
+# The library logs under "ocr"; its handler is in place before the library is imported, which
+# already logs (engine plugins that fail to load).
+_LIBRARY_LOGGER = logging.getLogger("ocr")
+_LIBRARY_LOGGER.addHandler(_SayHandler())
+_LIBRARY_LOGGER.setLevel(logging.WARNING)
+logger = logging.getLogger("ocr.cli")
 
 from ocr import __version__
 from ocr.config import DEFAULT_DPI, DEFAULT_ENGINE, DEFAULT_MAX_PIXELS, MODES, ScanOptions
@@ -35,11 +56,6 @@ Exit codes:
 With several inputs the exit code is the highest one met."""
 
 VIZ_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
-
-
-def _say(message: str) -> None:
-    """One line on stderr, whatever ``message`` holds."""
-    click.echo(f"ocr: {' '.join(message.split())}", err=True)
 
 
 def _internal(exc: BaseException) -> str:
@@ -69,7 +85,9 @@ class OcrGroup(click.Group):
 
 @click.group(cls=OcrGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
 @click.version_option(__version__, prog_name="ocr")
-def main() -> None:
+@click.option("-v", "--verbose", count=True, help="Say more on stderr: -v what is done, -vv details for debugging.")
+@click.option("-q", "--quiet", is_flag=True, help="Say nothing on stderr but errors.")
+def main(verbose: int, quiet: bool) -> None:
     """CPU-first OCR: read images and PDFs into text, JSON, hOCR, ALTO or TSV.
 
     \b
@@ -79,6 +97,7 @@ def main() -> None:
       ocr engines                              which engines can run here
       ocr scan --help                          every option of scan
     """
+    _LIBRARY_LOGGER.setLevel(logging.ERROR if quiet else {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG))
 
 
 def _stems(inputs: Sequence[str]) -> list[str]:
@@ -264,8 +283,8 @@ def _scan_inputs(inputs: tuple[str, ...], fmt: str, output: Path | None, viz: Pa
     finally:
         sink.close()
     summary = getattr(reader, "summary", None)
-    if summary is not None and sys.stderr.isatty():
-        _say(summary())
+    if summary is not None:
+        logger.info("%s", summary())
     return worst
 
 

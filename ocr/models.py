@@ -18,9 +18,13 @@ from .errors import EngineError
 
 
 def weights_dir() -> Path:
-    """Folder of the ONNX models: ``$OCR_WEIGHTS_DIR`` or the project's ``weights/``."""
+    """Folder of the ONNX models: ``$OCR_WEIGHTS_DIR``, else the package's ``weights/``.
+
+    The default engine's models and word list are installed there with the package; in a
+    checkout it is a link to the repository's ``weights/``.
+    """
     configured = os.environ.get("OCR_WEIGHTS_DIR")
-    return Path(configured) if configured else Path(__file__).resolve().parent.parent / "weights"
+    return Path(configured) if configured else Path(__file__).resolve().parent / "weights"
 
 
 @dataclass(frozen=True)

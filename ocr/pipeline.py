@@ -6,7 +6,6 @@ and call :func:`read_document` for every input, so models load once.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
@@ -14,7 +13,7 @@ import numpy as np
 from .config import ScanOptions
 from .document import Document, Page
 from .engines import Engine
-from .io import iter_pages
+from .io import Source, iter_pages, label
 from .profile import stage, timed
 
 STDIN = "-"
@@ -23,11 +22,12 @@ STDIN = "-"
 PageCallback = Callable[[np.ndarray, Page], None]
 
 
-def source_name(source: str | Path | bytes, name: str | None = None) -> str:
-    """What ``Document.source`` says for ``source``: ``name`` if given, else the path, or ``-`` for bytes."""
+def source_name(source: Source, name: str | None = None) -> str:
+    """What ``Document.source`` says for ``source``: ``name`` if given, ``-`` for bytes, else its
+    :func:`~ocr.io.label` (the path, a file's name, ``<image>``, ``<array>``)."""
     if name is not None:
         return name
-    return STDIN if isinstance(source, bytes) else str(source)
+    return STDIN if isinstance(source, bytes) else label(source)
 
 
 def read_pages(
@@ -52,14 +52,14 @@ def read_pages(
 
 
 def read_document(
-    source: str | Path | bytes,
+    source: Source,
     options: ScanOptions,
     engine: Engine,
     *,
     name: str | None = None,
     on_page: PageCallback | None = None,
 ) -> Document:
-    """Read every page of ``source`` (a path or a file's bytes) with ``engine``.
+    """Read every page of ``source`` (see :data:`ocr.io.Source`) with ``engine``.
 
     Pages are decoded one at a time, so long PDFs do not fill memory. Problems with the
     input raise :class:`~ocr.errors.InputError`, engine failures

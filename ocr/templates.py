@@ -25,8 +25,8 @@ field's ``alternatives``.
 from __future__ import annotations
 
 import json
+import logging
 import re
-import sys
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -45,6 +45,8 @@ DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d %b %Y", "%d %B %Y")
 DEFAULT_ENGINES = ("neural", "tesseract", "cloud")
 EDGE_JUNK = " ~|—–_'\"`‘’“”"
 """Characters engines read into the edges of a region (rules, panel borders), stripped before matching."""
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -173,8 +175,9 @@ class TemplateReader:
         self.engines = list(engines)
 
     def _notice(self, message: str) -> None:
-        self.notices.append(message)
-        print(f"ocr: {message}", file=sys.stderr)
+        if message not in self.notices:
+            self.notices.append(message)
+            logger.warning("%s", message)
 
     def _read(self, engine: Engine, crop: np.ndarray, field: TemplateField) -> FieldReading | None:
         try:

@@ -12,8 +12,8 @@ read when this package is imported, so worker processes see the same engines.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
-import sys
 
 from ..config import ScanOptions
 from ..errors import EngineError, UsageError
@@ -26,6 +26,8 @@ __all__ = ["Engine", "Mode", "availability", "create_engine", "engine_class", "e
            "require_engine"]
 
 PLUGINS_ENV = "OCR_ENGINE_PLUGINS"
+
+logger = logging.getLogger(__name__)
 
 _ENGINES: dict[str, type[Engine]] = {}
 
@@ -74,7 +76,7 @@ def _load_plugins() -> None:
         try:
             importlib.import_module(module)
         except Exception as exc:  # a broken plugin must not take the built-in engines down
-            print(f"ocr: engine plugin '{module}' not loaded: {type(exc).__name__}: {exc}", file=sys.stderr)
+            logger.warning("engine plugin '%s' not loaded: %s: %s", module, type(exc).__name__, exc)
 
 
 register(TesseractEngine)

@@ -10,7 +10,7 @@ own engine (nothing is shared on disk but the read-only model files).
 
 from __future__ import annotations
 
-import sys
+import logging
 import threading
 from collections import Counter
 from typing import Sequence
@@ -25,6 +25,8 @@ from ..profile import stage
 from ..routing import RouteReport, Router, Stage, TesseractRegions
 from .base import Engine
 from .tesseract import TesseractEngine
+
+logger = logging.getLogger(__name__)
 
 
 def _model_problem(config: PipelineConfig) -> str | None:
@@ -62,7 +64,7 @@ class RunStats:
             for notice in report.notices:
                 if notice not in self.notices:
                     self.notices.append(notice)
-                    print(f"ocr: {notice}", file=sys.stderr)
+                    logger.warning("%s", notice)
 
     def summary(self) -> str:
         """One line: words per engine and regions sent to each fallback."""
