@@ -76,7 +76,7 @@ def _load_plugins() -> None:
         try:
             importlib.import_module(module)
         except Exception as exc:  # a broken plugin must not take the built-in engines down
-            logger.warning("engine plugin '%s' not loaded: %s: %s", module, type(exc).__name__, exc)
+            logger.error("engine plugin '%s' not loaded: %s: %s", module, type(exc).__name__, exc)
 
 
 register(TesseractEngine)
