@@ -8,7 +8,7 @@ import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, Callable, Sequence, TextIO
 
 import click
 import numpy as np
@@ -35,7 +35,7 @@ _LIBRARY_LOGGER.setLevel(logging.WARNING)
 logger = logging.getLogger("ocr.cli")
 
 from ocr import __version__
-from ocr.config import DEFAULT_DPI, DEFAULT_ENGINE, DEFAULT_MAX_PIXELS, MODES, ScanOptions
+from ocr.config import DEFAULT_DPI, DEFAULT_ENGINE, DEFAULT_MAX_PIXELS, MODES, ScanOptions, load_settings
 from ocr.document import Page
 from ocr.engines import create_engine, engine_class, engine_names, require_engine
 from ocr.errors import EXIT_INTERNAL, EXIT_OK, OcrError, UsageError
@@ -174,6 +174,25 @@ def _viz_writer(viz: Path, stem: str, several_inputs: bool) -> PageCallback:
     return write
 
 
+def _settings_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options of ``scan``, ``batch`` and ``serve`` that are also settings: unset, they come from the
+    config file and ``OCR_*`` variables (see :func:`ocr.config.load_settings`), then the defaults."""
+    options = [
+        click.option("-e", "--engine", type=click.Choice(engine_names()), default=None,
+                     help=f"OCR engine (`ocr engines` lists them)  [default: {DEFAULT_ENGINE}]"),
+        click.option("-l", "--lang", default=None, help="Language(s) for the engine, e.g. eng or eng+deu  [default: eng]"),
+        click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+                     help="Settings file (TOML or YAML: engine, lang, dpi, models, thresholds); default $OCR_CONFIG. "
+                          "OCR_<SETTING> variables override it, and flags override those."),
+        click.option("--detector", default=None, help="Detector model (teacher, student, student-int8)."),
+        click.option("--recognizer", default=None, help="Recognizer model name in weights/ or an .onnx path."),
+        click.option("--threads", type=click.IntRange(min=0), default=None, help="onnxruntime threads (0: automatic)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @main.command(epilog=EXIT_CODES_HELP)
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
@@ -181,36 +200,29 @@ def _viz_writer(viz: Path, stem: str, several_inputs: bool) -> PageCallback:
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Write to this file instead of standard output; an existing folder gets one file per input "
                    "(NAME.txt, .json, .hocr, .xml for ALTO, .tsv).")
-@click.option("-e", "--engine", type=click.Choice(engine_names()), default=DEFAULT_ENGINE, show_default=True,
-              help="OCR engine (`ocr engines` lists them).")
+@_settings_options
 @click.option("-m", "--mode", type=click.Choice(MODES), default="page", show_default=True,
               help="page: find and read all text; line: the whole image is one line or word (no detection).")
-@click.option("-l", "--lang", default="eng", show_default=True, help="Language(s) for the engine, e.g. eng or eng+deu.")
-@click.option("--dpi", type=click.IntRange(min=1), default=DEFAULT_DPI, show_default=True,
-              help="Resolution PDF pages are rendered at.")
+@click.option("--dpi", type=click.IntRange(min=1), default=None,
+              help=f"Resolution PDF pages are rendered at  [default: {DEFAULT_DPI}]")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
               help="Refuse any page with more pixels (also guards against decompression bombs).")
 @click.option("--viz", type=click.Path(path_type=Path), default=None,
               help="Save each page with its word outlines, colored by confidence (red 0 to green 1), to this image "
                    "file (.png, .jpg, .webp, .bmp, .tif) or existing folder. Page N > 1 of an input adds -pN to the "
                    "name; with several inputs, a file name gets -NAME of each input; a folder gets NAME.png.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
-              help="Pipeline settings file (TOML or YAML) for the neural and hybrid engines; default $OCR_CONFIG. "
-                   "OCR_<SETTING> variables override it, and the flags below override those.")
-@click.option("--detector", default=None, help="Detector model (teacher, student, student-int8).")
-@click.option("--recognizer", default=None, help="Recognizer model name in weights/ or an .onnx path.")
 @click.option("--fallback-threshold", type=click.FloatRange(0, 1), default=None,
               help="hybrid: words read with less confidence are re-read by Tesseract.")
-@click.option("--threads", type=click.IntRange(min=0), default=None, help="onnxruntime threads (0: automatic).")
 @click.option("--template", "template_file", type=click.Path(dir_okay=False), default=None,
               help="Read the fields named in this template (JSON or YAML) instead of all text: one JSON record "
                    "per image with each field's value, confidence and source (see samples/scoreboard.template.yaml).")
 @click.option("--profile", is_flag=True,
               help="Print on stderr the time and counts of each stage (model loading, decoding, detector, line "
                    "crops, recognizer, word list, fallback, layout, export).")
-def scan(inputs: tuple[str, ...], fmt: str, output: Path | None, engine: str, mode: str, lang: str, dpi: int,
-         max_pixels: int, viz: Path | None, config_file: str | None, detector: str | None, recognizer: str | None,
-         fallback_threshold: float | None, threads: int | None, template_file: str | None, profile: bool) -> None:
+def scan(inputs: tuple[str, ...], fmt: str, output: Path | None, engine: str | None, lang: str | None,
+         config_file: str | None, detector: str | None, recognizer: str | None, threads: int | None, mode: str,
+         dpi: int | None, max_pixels: int, viz: Path | None, fallback_threshold: float | None,
+         template_file: str | None, profile: bool) -> None:
     """Read images and PDFs and write their text.
 
     INPUT is a file path, or - for standard input. Every page of a PDF or multi-page
@@ -235,13 +247,10 @@ def scan(inputs: tuple[str, ...], fmt: str, output: Path | None, engine: str, mo
       cat photo.jpg | ocr scan - --viz boxes.png
       ocr scan word.png --mode line
     """
-    from ocr.config import load_pipeline_config
-
-    pipeline = load_pipeline_config(config_file, overrides={"detector": detector, "recognizer": recognizer,
-                                                            "fallback_threshold": fallback_threshold,
-                                                            "threads": threads})
-    options = ScanOptions(engine=engine, mode=mode, lang=lang, dpi=dpi, max_pixels=max_pixels,  # type: ignore[arg-type]
-                          pipeline=pipeline)
+    options = load_settings(config_file, {"engine": engine, "lang": lang, "dpi": dpi, "detector": detector,
+                                          "recognizer": recognizer, "threads": threads,
+                                          "fallback_threshold": fallback_threshold},
+                            ).scan_options(mode=mode, max_pixels=max_pixels)
     _check_destination(output, "--output")
     _check_destination(viz, "--viz")
     if template_file is not None:
@@ -347,19 +356,18 @@ def _format_list(ctx: click.Context, param: click.Parameter, values: tuple[str, 
 @click.option("--force", is_flag=True, help="Read every input again, also those already done.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Give up on an input after this many seconds (it is recorded as failed).")
-@click.option("-e", "--engine", type=click.Choice(engine_names()), default=DEFAULT_ENGINE, show_default=True,
-              help="OCR engine (`ocr engines` lists them).")
+@_settings_options
 @click.option("-m", "--mode", type=click.Choice(MODES), default="page", show_default=True,
               help="page: find and read all text; line: each image is one line or word.")
-@click.option("-l", "--lang", default="eng", show_default=True, help="Language(s) for the engine, e.g. eng or eng+deu.")
-@click.option("--dpi", type=click.IntRange(min=1), default=DEFAULT_DPI, show_default=True,
-              help="Resolution PDF pages are rendered at.")
+@click.option("--dpi", type=click.IntRange(min=1), default=None,
+              help=f"Resolution PDF pages are rendered at  [default: {DEFAULT_DPI}]")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
               help="Refuse any page with more pixels.")
 @click.option("--max-pages", type=click.IntRange(min=1), default=None, help="Refuse PDFs and TIFFs with more pages.")
 def batch(inputs: tuple[str, ...], out: Path, formats: tuple[str, ...], list_file: TextIO | None, workers: int | None,
-          force: bool, timeout: float | None, engine: str, mode: str, lang: str, dpi: int, max_pixels: int,
-          max_pages: int | None) -> None:
+          force: bool, timeout: float | None, engine: str | None, lang: str | None, config_file: str | None,
+          detector: str | None, recognizer: str | None, threads: int | None, mode: str, dpi: int | None,
+          max_pixels: int, max_pages: int | None) -> None:
     """Read many images and PDFs in parallel into a folder of outputs; rerun to resume.
 
     INPUT is a file, a folder (read recursively: PNG, JPEG, TIFF, BMP, WebP, GIF and
@@ -388,10 +396,9 @@ def batch(inputs: tuple[str, ...], out: Path, formats: tuple[str, ...], list_fil
         specs += [line.strip() for line in list_file if line.strip() and not line.lstrip().startswith("#")]
     if not specs:
         raise click.UsageError("give at least one INPUT or --list")
-    from ocr.config import load_pipeline_config
-
-    options = ScanOptions(engine=engine, mode=mode, lang=lang, dpi=dpi, max_pixels=max_pixels,  # type: ignore[arg-type]
-                          max_pages=max_pages, pipeline=load_pipeline_config())
+    options = load_settings(config_file, {"engine": engine, "lang": lang, "dpi": dpi, "detector": detector,
+                                          "recognizer": recognizer, "threads": threads},
+                            ).scan_options(mode=mode, max_pixels=max_pixels, max_pages=max_pages)
     settings = BatchSettings(options, formats)
     found, failures = collect_inputs(specs, exclude=out)
     progress = Progress(sys.stderr, len(found)) if sys.stderr.isatty() and found else None
@@ -422,11 +429,10 @@ def batch(inputs: tuple[str, ...], out: Path, formats: tuple[str, ...], list_fil
               help="Largest page in pixels (larger: 413).")
 @click.option("--max-pages", type=click.IntRange(min=1), default=ServiceSettings.max_pages, show_default=True,
               help="Most pages in a PDF or TIFF (more: 413).")
-@click.option("-e", "--engine", type=click.Choice(engine_names()), default=DEFAULT_ENGINE, show_default=True,
-              help="Engine of requests that name none.")
-@click.option("-l", "--lang", default="eng", show_default=True, help="Language(s) of requests that name none.")
+@_settings_options
 def serve(host: str, port: int, workers: int | None, max_queue: int, timeout: float, max_upload_mb: float,
-          max_pixels: int, max_pages: int, engine: str, lang: str) -> None:
+          max_pixels: int, max_pages: int, engine: str | None, lang: str | None, config_file: str | None,
+          detector: str | None, recognizer: str | None, threads: int | None) -> None:
     """Serve the HTTP API (POST /v1/ocr) and a page to try it at /.
 
     \b
@@ -442,8 +448,11 @@ def serve(host: str, port: int, workers: int | None, max_queue: int, timeout: fl
     """
     from server.app import serve as run_server
 
-    require_engine(engine)  # every worker loads it: without it no request could be answered
-    settings = ServiceSettings(engine=engine, lang=lang, workers=workers or len(os.sched_getaffinity(0)),
+    chosen = load_settings(config_file, {"engine": engine, "lang": lang, "detector": detector, "recognizer": recognizer,
+                                         "threads": threads})
+    require_engine(chosen.engine)  # every worker loads it: without it no request could be answered
+    settings = ServiceSettings(engine=chosen.engine, lang=chosen.lang, pipeline=chosen.pipeline,
+                               workers=workers or len(os.sched_getaffinity(0)),
                                max_queue=max_queue, timeout=timeout, max_upload_bytes=round(max_upload_mb * 2**20),
                                max_pixels=max_pixels, max_pages=max_pages)
     run_server(settings, host, port)

@@ -17,13 +17,14 @@ import os
 
 from ..config import ScanOptions
 from ..errors import EngineError, UsageError
+from ..models import file_digest
 from .base import Engine, Mode
 from .cloud import CloudEngine
 from .neural import HybridEngine, NeuralEngine
 from .tesseract import TesseractEngine
 
-__all__ = ["Engine", "Mode", "availability", "create_engine", "engine_class", "engine_names", "register",
-           "require_engine"]
+__all__ = ["Engine", "Mode", "availability", "create_engine", "engine_class", "engine_names", "model_digests",
+           "register", "require_engine"]
 
 PLUGINS_ENV = "OCR_ENGINE_PLUGINS"
 
@@ -63,6 +64,13 @@ def require_engine(name: str) -> type[Engine]:
     if reason is not None:
         raise EngineError(f"engine '{name}' is not available: {reason}")
     return cls
+
+
+def model_digests(options: ScanOptions) -> dict[str, dict[str, str]]:
+    """Each file the engine of ``options`` reads with, by role: its name and SHA-256 (files that are
+    missing are left out: the engine will say so when it is built)."""
+    files = engine_class(options.engine).model_files(options)
+    return {role: {"file": path.name, "sha256": file_digest(path)} for role, path in files.items() if path.is_file()}
 
 
 def create_engine(name: str, options: ScanOptions) -> Engine:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -46,6 +47,20 @@ def _model_problem(config: PipelineConfig) -> str | None:
     if config.lexicon and not lexicon_path(config.lexicon).is_file():
         return f"word list not found: {lexicon_path(config.lexicon)} (build it with `ocr train lexicon`)"
     return None
+
+
+def _model_files(config: PipelineConfig) -> dict[str, Path]:
+    """The detector, recognizer (and its settings) and word list of ``config``."""
+    from ..detection import model_path
+    from ..recognition.lexicon import lexicon_path
+    from ..recognition.predictor import resolve_model
+
+    recognizer = resolve_model(config.recognizer)
+    files = {"detector": model_path(config.detector), "recognizer": recognizer,
+             "recognizer settings": recognizer.with_suffix(".json")}
+    if config.lexicon:
+        files["lexicon"] = lexicon_path(config.lexicon)
+    return files
 
 
 class RunStats:
@@ -105,6 +120,10 @@ class NeuralEngine(Engine):
     @classmethod
     def availability(cls) -> str | None:
         return _model_problem(PipelineConfig())
+
+    @classmethod
+    def model_files(cls, options: ScanOptions) -> dict[str, Path]:
+        return _model_files(options.pipeline)
 
     def summary(self) -> str:
         """One line: words per engine."""
@@ -177,6 +196,10 @@ class HybridEngine(NeuralEngine):
     @classmethod
     def availability(cls) -> str | None:
         return NeuralEngine.availability() or TesseractEngine.availability()
+
+    @classmethod
+    def model_files(cls, options: ScanOptions) -> dict[str, Path]:
+        return {**_model_files(options.pipeline), **TesseractEngine.model_files(options)}
 
     def summary(self) -> str:
         """One line: words per engine, regions re-read, cloud requests made."""
