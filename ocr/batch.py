@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from . import __version__
 from .config import ScanOptions
-from .engines import model_digests
+from .engines import engine_class, model_digests
 from .errors import EXIT_INPUT, EXIT_OK, OcrError, UsageError
 from .export import EXTENSIONS, FORMATS, render
 from .io import read_bytes
@@ -87,7 +87,7 @@ class BatchSettings:
     def as_dict(self) -> dict[str, Any]:
         options = {**asdict(self.options), "pipeline": self.options.pipeline.model_dump()}
         return {"options": options, "formats": sorted(self.formats), "version": __version__,
-                "models": model_digests(self.options)}
+                "models": model_digests(engine_class(self.options.engine), self.options)}
 
     def key(self) -> str:
         """A short digest of these settings, the package version and the model files' contents: equal keys,

@@ -6,14 +6,16 @@ and call :func:`read_document` for every input, so models load once.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from dataclasses import replace
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from . import __version__
 from .config import ScanOptions
-from .document import Document, Page
-from .engines import Engine
-from .io import Source, iter_pages, label
+from .document import POINTS_PER_INCH, Document, Page
+from .engines import Engine, model_digests
+from .io import Source, label, open_pages
 from .profile import stage, timed
 
 STDIN = "-"
@@ -36,19 +38,31 @@ def read_pages(
     engine: Engine,
     source: str,
     on_page: PageCallback | None = None,
+    input_format: str | None = None,
 ) -> Document:
     """A Document named ``source`` from page images read one by one by ``engine``.
 
-    ``on_page(image, page)`` is called after each page is read (e.g. to draw it).
+    ``on_page(image, page)`` is called after each page is read (e.g. to draw it). Pages of
+    a PDF (``input_format``) record their size in points, from the dpi they were rendered at.
     """
     read: list[Page] = []
     for index, image in enumerate(timed(pages, "decode input")):
         with stage(f"{engine.name} engine", 1):
             page = engine.read(image, options.mode, index)
+        if input_format == "PDF":
+            scale = POINTS_PER_INCH / options.dpi
+            page = replace(page, points=(round(page.width * scale, 2), round(page.height * scale, 2)))
         if on_page is not None:
             on_page(image, page)
         read.append(page)
-    return Document(source=source, pages=tuple(read))
+    return Document(source=source, pages=tuple(read), metadata=reading_metadata(options, engine, input_format))
+
+
+def reading_metadata(options: ScanOptions, engine: Engine, input_format: str | None) -> dict[str, Any]:
+    """What ``Document.metadata`` records: the engine, its model files' digests, the package version, the
+    dpi, language and mode, and the input's format."""
+    return {"engine": engine.name, "models": model_digests(type(engine), options), "version": __version__,
+            "dpi": options.dpi, "language": options.lang, "mode": options.mode, "format": input_format}
 
 
 def read_document(
@@ -66,12 +80,12 @@ def read_document(
     :class:`~ocr.errors.EngineError`. ``name`` becomes ``Document.source`` (see
     :func:`source_name`).
     """
-    label = source_name(source, name)
-    pages = iter_pages(
+    shown = source_name(source, name)
+    input_format, pages = open_pages(
         source,
         dpi=options.dpi,
         max_pixels=options.max_pixels,
         max_pages=options.max_pages,
-        name="<stdin>" if label == STDIN else label,
+        name="<stdin>" if shown == STDIN else shown,
     )
-    return read_pages(pages, options, engine, label, on_page)
+    return read_pages(pages, options, engine, shown, on_page, input_format)

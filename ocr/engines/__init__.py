@@ -66,10 +66,10 @@ def require_engine(name: str) -> type[Engine]:
     return cls
 
 
-def model_digests(options: ScanOptions) -> dict[str, dict[str, str]]:
-    """Each file the engine of ``options`` reads with, by role: its name and SHA-256 (files that are
-    missing are left out: the engine will say so when it is built)."""
-    files = engine_class(options.engine).model_files(options)
+def model_digests(engine: type[Engine], options: ScanOptions) -> dict[str, dict[str, str]]:
+    """Each file ``engine`` reads with under ``options``, by role: its name and SHA-256 (files that are
+    missing are left out: the engine says so when it is built)."""
+    files = engine.model_files(options)
     return {role: {"file": path.name, "sha256": file_digest(path)} for role, path in files.items() if path.is_file()}
 
 

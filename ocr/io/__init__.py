@@ -20,7 +20,7 @@ from ..errors import InputError, UnsupportedFormat
 from . import images, pdf
 from .formats import SUPPORTED_FORMATS, sniff
 
-__all__ = ["SUPPORTED_FORMATS", "Source", "iter_pages", "label", "load_pages", "read_bytes"]
+__all__ = ["SUPPORTED_FORMATS", "Source", "iter_pages", "label", "load_pages", "open_pages", "read_bytes"]
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO | Image.Image | np.ndarray
 """What can be read: a file path, a file's bytes, a binary file object, a PIL image or a numpy image."""
@@ -76,21 +76,34 @@ def iter_pages(
     Problems with the input as a whole (missing, empty, unsupported, encrypted, corrupt
     header) raise at once; problems with one page raise when that page is reached.
     """
+    return open_pages(source, dpi=dpi, max_pixels=max_pixels, name=name, max_pages=max_pages)[1]
+
+
+def open_pages(
+    source: Source,
+    *,
+    dpi: int = DEFAULT_DPI,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    name: str | None = None,
+    max_pages: int | None = None,
+) -> tuple[str, Iterator[np.ndarray]]:
+    """The input's format (one of :data:`SUPPORTED_FORMATS`, ``array`` or ``image`` for PIL) and its
+    pages, as :func:`iter_pages` gives them."""
     if dpi <= 0 or max_pixels <= 0 or (max_pages is not None and max_pages <= 0):
         raise ValueError(f"dpi, max_pixels and max_pages must be positive, got {dpi}, {max_pixels}, {max_pages}")
     what = name if name is not None else label(source)
     if isinstance(source, np.ndarray):
-        return iter([images.from_array(source, what, max_pixels)])
+        return "array", iter([images.from_array(source, what, max_pixels)])
     if isinstance(source, Image.Image):
         images.check_pixels(*source.size, max_pixels, what)
-        return iter([images.to_rgb(source)])
+        return "image", iter([images.to_rgb(source)])
     data = _read(source, what)
     fmt = sniff(data)
     if fmt is None:
         raise UnsupportedFormat(f"{what}: unsupported format (supported: {', '.join(SUPPORTED_FORMATS)})")
     if fmt == "PDF":
-        return pdf.rasterize(data, what, dpi, max_pixels, max_pages)
-    return images.decode(data, fmt, what, max_pixels, max_pages)
+        return fmt, pdf.rasterize(data, what, dpi, max_pixels, max_pages)
+    return fmt, images.decode(data, fmt, what, max_pixels, max_pages)
 
 
 def read_bytes(path: str | Path, name: str | None = None) -> bytes:
