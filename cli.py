@@ -111,6 +111,25 @@ def _stems(inputs: Sequence[str]) -> list[str]:
     return stems
 
 
+FORMAT_OF_EXTENSION = {extension: fmt for fmt, extension in EXTENSIONS.items()} | {"jsonl": "json"}
+
+
+def _output_and_format(output: str | None, fmt: str | None) -> tuple[Path | None, str]:
+    """The ``--output`` path and the format: ``--format``, else that of the output file's extension, else
+    text. An output ending in ``/`` names a folder, made if missing."""
+    if output is None:
+        return None, fmt or "text"
+    path = Path(output)
+    if output.endswith(("/", os.sep)):
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.BadParameter(f"cannot make folder {path}: {exc.strerror or exc}", param_hint="--output") from None
+    if fmt is None and not path.is_dir():
+        fmt = FORMAT_OF_EXTENSION.get(path.suffix.lower().lstrip("."))
+    return path, fmt or "text"
+
+
 def _check_destination(path: Path | None, option: str) -> None:
     if path is not None and not path.is_dir() and not path.parent.is_dir():
         raise click.BadParameter(f"folder {path.parent} does not exist", param_hint=option)
@@ -195,11 +214,12 @@ def _settings_options(command: Callable[..., None]) -> Callable[..., None]:
 
 @main.command(epilog=EXIT_CODES_HELP)
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
-@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="Output format.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Write to this file instead of standard output; an existing folder gets one file per input "
-                   "(NAME.txt, .json, .hocr, .xml for ALTO, .tsv).")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Output format  [default: from the --output file's extension (.txt, .json, .jsonl, .hocr, .xml "
+                   "for ALTO, .tsv), else text]")
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="Write to this file instead of standard output; a folder (an existing one, or a name ending in "
+                   "/, made if missing) gets one file per input (NAME.txt, .json, .hocr, .xml for ALTO, .tsv).")
 @_settings_options
 @click.option("-m", "--mode", type=click.Choice(MODES), default="page", show_default=True,
               help="page: find and read all text; line: the whole image is one line or word (no detection).")
@@ -219,7 +239,7 @@ def _settings_options(command: Callable[..., None]) -> Callable[..., None]:
 @click.option("--profile", is_flag=True,
               help="Print on stderr the time and counts of each stage (model loading, decoding, detector, line "
                    "crops, recognizer, word list, fallback, layout, export).")
-def scan(inputs: tuple[str, ...], fmt: str, output: Path | None, engine: str | None, lang: str | None,
+def scan(inputs: tuple[str, ...], fmt: str | None, output: str | None, engine: str | None, lang: str | None,
          config_file: str | None, detector: str | None, recognizer: str | None, threads: int | None, mode: str,
          dpi: int | None, max_pixels: int, viz: Path | None, fallback_threshold: float | None,
          template_file: str | None, profile: bool) -> None:
@@ -251,16 +271,24 @@ def scan(inputs: tuple[str, ...], fmt: str, output: Path | None, engine: str | N
                                           "recognizer": recognizer, "threads": threads,
                                           "fallback_threshold": fallback_threshold},
                             ).scan_options(mode=mode, max_pixels=max_pixels)
-    _check_destination(output, "--output")
+    if template_file is not None:
+        given = click.get_current_context().get_parameter_source
+        for flag, name in (("--viz", "viz"), ("--mode", "mode")):
+            if given(name) is not click.core.ParameterSource.DEFAULT:
+                raise click.UsageError(f"--template reads each field as a line and draws nothing: drop {flag}")
+        if fmt not in (None, "json"):
+            raise click.BadParameter("--template writes JSON records only", param_hint="--format")
+    destination, fmt = _output_and_format(output, fmt)
+    _check_destination(destination, "--output")
     _check_destination(viz, "--viz")
     if template_file is not None:
-        raise SystemExit(_scan_template(inputs, template_file, options, output))
+        raise SystemExit(_scan_template(inputs, template_file, options, destination, engine))
     if viz is not None and not viz.is_dir() and viz.suffix.lower() not in VIZ_SUFFIXES:
         raise click.BadParameter(f"use a file name ending in {', '.join(VIZ_SUFFIXES)} or an existing folder",
                                  param_hint="--viz")
     started = time.perf_counter()
     with profiling() if profile else nullcontext() as recorded:
-        worst = _scan_inputs(inputs, fmt, output, viz, options)
+        worst = _scan_inputs(inputs, fmt, destination, viz, options)
     if recorded is not None:
         click.echo(recorded.table(time.perf_counter() - started), err=True)
     raise SystemExit(worst)
@@ -297,25 +325,30 @@ def _scan_inputs(inputs: tuple[str, ...], fmt: str, output: Path | None, viz: Pa
     return worst
 
 
-def _scan_template(inputs: Sequence[str], template_file: str, options: ScanOptions, output: Path | None) -> int:
-    """``ocr scan --template``: one JSON record per input (its first page); returns the exit code."""
+def _scan_template(inputs: Sequence[str], template_file: str, options: ScanOptions, output: Path | None,
+                   engine: str | None) -> int:
+    """``ocr scan --template``: one JSON record per page of every input, read by the template's engines (only
+    ``engine`` when -e is given); returns the exit code."""
+    from dataclasses import replace
+
     from ocr.io import iter_pages
     from ocr.templates import TemplateReader, load_template, record_json
 
-    reader = TemplateReader(load_template(template_file), options)
+    template = load_template(template_file)
+    reader = TemplateReader(template if engine is None else replace(template, engines=(engine,)), options)
     sink = _Sink(output, "json")
     worst = EXIT_OK
     try:
         for item, stem in zip(inputs, _stems(inputs)):
             source: str | bytes = sys.stdin.buffer.read() if item == STDIN else item
             try:
-                image = next(iter_pages(source, dpi=options.dpi, max_pixels=options.max_pixels, max_pages=None,
-                                        name="<stdin>" if item == STDIN else item))
+                pages = iter_pages(source, dpi=options.dpi, max_pixels=options.max_pixels, max_pages=options.max_pages,
+                                   name="<stdin>" if item == STDIN else item)
+                for index, image in enumerate(pages):
+                    sink.write(record_json({**reader.read(image, item), "page": index}), stem)
             except OcrError as exc:
                 _say(str(exc))
                 worst = max(worst, exc.exit_code)
-                continue
-            sink.write(record_json(reader.read(image, item)), stem)
     finally:
         sink.close()
     return worst

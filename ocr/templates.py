@@ -37,7 +37,7 @@ import yaml
 
 from .config import ScanOptions
 from .errors import OcrError, UsageError
-from .engines import Engine, availability, create_engine
+from .engines import Engine, availability, create_engine, engine_class
 
 FieldType = Literal["str", "int", "date"]
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d %b %Y", "%d %B %Y")
@@ -108,8 +108,17 @@ def load_template(path: str | Path) -> Template:
     if not isinstance(data, dict) or not isinstance(data.get("fields"), list) or not data["fields"]:
         raise UsageError(f"template {path}: needs a non-empty list 'fields'")
     fields = tuple(_field(raw, f"template {path}") for raw in data["fields"])
-    engines = tuple(data.get("engines", DEFAULT_ENGINES))
-    return Template(str(data.get("name", path.stem)), fields, engines)
+    engines = data.get("engines", DEFAULT_ENGINES)
+    if isinstance(engines, str):  # one engine, or several separated by commas
+        engines = [name.strip() for name in engines.split(",")]
+    if not isinstance(engines, (list, tuple)) or not engines or not all(isinstance(e, str) and e for e in engines):
+        raise UsageError(f"template {path}: engines must be an engine name or a list of them")
+    for name in engines:
+        try:
+            engine_class(name)
+        except UsageError as exc:
+            raise UsageError(f"template {path}: {exc}") from None
+    return Template(str(data.get("name", path.stem)), fields, tuple(engines))
 
 
 def convert(field: TemplateField, text: str) -> tuple[bool, Any]:

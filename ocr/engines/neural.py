@@ -20,7 +20,7 @@ import numpy as np
 
 from ..config import Mode, PipelineConfig, ScanOptions
 from ..document import Block, Line, Page, Word
-from ..errors import EngineError
+from ..errors import EngineError, UsageError
 from ..layout import TextLine, build_blocks, text_lines
 from ..profile import stage
 from ..routing import RouteReport, Router, Stage, TesseractRegions
@@ -115,6 +115,9 @@ class NeuralEngine(Engine):
 
     @classmethod
     def from_options(cls, options: ScanOptions) -> NeuralEngine:
+        if options.lang != "eng":
+            raise UsageError(f"engine '{cls.name}' reads English only (--lang eng); for {options.lang!r} use the "
+                             "tesseract or hybrid engine")
         return cls(options.pipeline)
 
     @classmethod
