@@ -97,7 +97,8 @@ def main(verbose: int, quiet: bool) -> None:
       ocr engines                              which engines can run here
       ocr scan --help                          every option of scan
     """
-    _LIBRARY_LOGGER.setLevel(logging.ERROR if quiet else {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG))
+    levels = {0: logging.WARNING, 1: logging.INFO}
+    _LIBRARY_LOGGER.setLevel(logging.ERROR if quiet else levels.get(verbose, logging.DEBUG))
 
 
 def _stems(inputs: Sequence[str]) -> list[str]:
@@ -357,12 +358,13 @@ def _scan_template(inputs: Sequence[str], template_file: str, options: ScanOptio
 @main.command()
 def engines() -> None:
     """List the OCR engines and whether each can run here (and why not)."""
+    default_engine = load_settings().engine
     width = max(len(name) for name in engine_names())
     for name in engine_names():
         cls = engine_class(name)
         reason = cls.availability()
         summary = (cls.__doc__ or "").strip().splitlines()[0] if reason is None else reason
-        default = " (default)" if name == DEFAULT_ENGINE else ""
+        default = " (default)" if name == default_engine else ""
         status = "available" if reason is None else "unavailable"
         click.echo(f"{name:<{width}}  {status}{default}: {summary}")
 

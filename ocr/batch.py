@@ -85,8 +85,7 @@ class BatchSettings:
         object.__setattr__(self, "formats", tuple(dict.fromkeys(self.formats)))
 
     def as_dict(self) -> dict[str, Any]:
-        options = {**asdict(self.options), "pipeline": self.options.pipeline.model_dump()}
-        return {"options": options, "formats": sorted(self.formats), "version": __version__,
+        return {"options": asdict(self.options), "formats": sorted(self.formats), "version": __version__,
                 "models": model_digests(engine_class(self.options.engine), self.options)}
 
     def key(self) -> str:

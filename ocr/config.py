@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, get_args
+from typing import Annotated, Any, Literal, Mapping, get_args, get_origin, get_type_hints
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
@@ -37,7 +37,8 @@ CONFIG_ENV = "OCR_CONFIG"
 ENV_PREFIX = "OCR_"
 
 
-class PipelineConfig(BaseModel):
+@dataclass(frozen=True)
+class PipelineConfig:
     """The neural and hybrid pipelines: models, thresholds, threads, fallbacks and cloud.
 
     ``detector``: a key of :data:`ocr.detection.DETECTOR_MODELS`; ``recognizer``: a model
@@ -54,8 +55,6 @@ class PipelineConfig(BaseModel):
     per-run request budget).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     detector: str = "student-int8"
     recognizer: str = "recognizer_medium.int8"
     lexicon: str | None = "lexicon_en"
@@ -70,25 +69,12 @@ class PipelineConfig(BaseModel):
     threads: int = 0
     cloud_key_file: str | None = None
     cloud_endpoint: str | None = None
-    cloud_language_hints: Annotated[tuple[str, ...], NoDecode] = ("en",)
+    cloud_language_hints: tuple[str, ...] = ("en",)
     cloud_timeout: float = 10.0
     cloud_retries: int = 3
     cloud_max_requests: int = 20
 
-    @field_validator("lexicon", "cloud_key_file", "cloud_endpoint", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: Any) -> Any:
-        """An empty setting turns the word list, key file or endpoint off."""
-        return None if value == "" else value
-
-    @field_validator("cloud_language_hints", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: Any) -> Any:
-        """``"de, en"`` (an environment variable) as ``("de", "en")``."""
-        return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
-
-    @model_validator(mode="after")
-    def _check_ranges(self) -> PipelineConfig:
+    def __post_init__(self) -> None:
         for name in ("text_threshold", "link_threshold", "low_text", "fallback_threshold", "cloud_threshold"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UsageError(f"{name} must be in [0, 1], got {getattr(self, name)}")
@@ -100,12 +86,11 @@ class PipelineConfig(BaseModel):
                 raise UsageError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.canvas_size < 32:
             raise UsageError(f"canvas_size must be at least 32, got {self.canvas_size}")
-        return self
 
 
-class Settings(BaseSettings, PipelineConfig):
-    """What every face (``scan``, ``batch``, ``serve``) reads from the config file and ``OCR_*`` variables:
-    the engine, language and dpi, and every :class:`PipelineConfig` setting. Built by :func:`load_settings`."""
+class CommonSettings(BaseSettings):
+    """The settings of every face that are not the pipeline's (engine, language, dpi), and what reads them;
+    :data:`Settings` adds every :class:`PipelineConfig` field."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
@@ -113,14 +98,41 @@ class Settings(BaseSettings, PipelineConfig):
     lang: str = "eng"
     dpi: int = DEFAULT_DPI
 
+    @field_validator("lexicon", "cloud_key_file", "cloud_endpoint", mode="before", check_fields=False)
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        """An empty setting turns the word list, key file or endpoint off."""
+        return None if value == "" else value
+
+    @field_validator("cloud_language_hints", mode="before", check_fields=False)
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """``"de, en"`` (an environment variable) as ``("de", "en")``."""
+        return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
+
     @property
     def pipeline(self) -> PipelineConfig:
-        """The pipeline's part of these settings."""
-        return PipelineConfig(**{name: getattr(self, name) for name in PipelineConfig.model_fields})
+        """The pipeline's part of these settings (its ranges checked)."""
+        return PipelineConfig(**{f.name: getattr(self, f.name) for f in fields(PipelineConfig)})
 
     def scan_options(self, **options: Any) -> ScanOptions:
         """:class:`ScanOptions` with these settings' engine, language, dpi and pipeline, and ``options``."""
         return ScanOptions(engine=self.engine, lang=self.lang, dpi=self.dpi, pipeline=self.pipeline, **options)
+
+
+def _pipeline_field(kind: Any, default: Any) -> tuple[Any, Any]:
+    # Environment values of tuple fields are comma-separated lists, not JSON.
+    return (Annotated[kind, NoDecode] if get_origin(kind) is tuple else kind), default
+
+
+Settings = create_model(
+    "Settings",
+    __base__=CommonSettings,
+    __doc__="""What every face (``scan``, ``batch``, ``serve``) reads from the config file and ``OCR_*``
+    variables: the engine, language and dpi, and every :class:`PipelineConfig` field. Built by
+    :func:`load_settings`.""",
+    **{f.name: _pipeline_field(get_type_hints(PipelineConfig)[f.name], f.default) for f in fields(PipelineConfig)},
+)
 
 
 SETTINGS_KEYS: tuple[str, ...] = tuple(Settings.model_fields)
@@ -156,7 +168,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def load_settings(config_file: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
+def load_settings(config_file: str | Path | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> CommonSettings:
     """Defaults ← ``config_file`` (else ``$OCR_CONFIG``) ← ``OCR_*`` variables ← ``overrides``.
 
     ``overrides`` (the CLI flags) whose value is ``None`` are ignored. A value of the wrong
@@ -181,6 +194,7 @@ def load_settings(config_file: str | Path | None = None, overrides: Mapping[str,
 
     try:
         layered = Layered(**flags)
+        _ = layered.pipeline  # PipelineConfig checks its ranges
     except ValidationError as exc:
         error = exc.errors()[0]
         name = str(error["loc"][0]) if error["loc"] else ""

@@ -18,7 +18,7 @@ from .io import Source, label
 from .pipeline import read_document
 
 _SCAN_FIELDS = frozenset(f.name for f in fields(ScanOptions)) - {"engine", "pipeline"}
-_PIPELINE_FIELDS = frozenset(PipelineConfig.model_fields)
+_PIPELINE_FIELDS = frozenset(f.name for f in fields(PipelineConfig))
 
 
 def scan_options(engine: str = DEFAULT_ENGINE, **options: Any) -> ScanOptions:
