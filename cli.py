@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, Callable, Sequence, TextIO
 
 import click
 import numpy as np
 from PIL import Image
 
+
+def _say(message: str) -> None:
+    """One line on stderr, whatever ``message`` holds."""
+    click.echo(f"ocr: {' '.join(message.split())}", err=True)
+
+
+class _SayHandler(logging.Handler):
+    """Shows the library's log records as ``ocr: message`` lines on (the current) stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _say(record.getMessage())
+
+
+# The library logs under "ocr"; its handler is in place before the library is imported, which
+# already logs (engine plugins that fail to load).
+_LIBRARY_LOGGER = logging.getLogger("ocr")
+_LIBRARY_LOGGER.addHandler(_SayHandler())
+_LIBRARY_LOGGER.setLevel(logging.WARNING)
+logger = logging.getLogger("ocr.cli")
+
 from ocr import __version__
-from ocr.config import DEFAULT_DPI, DEFAULT_ENGINE, DEFAULT_MAX_PIXELS, MODES, ScanOptions
+from ocr.config import DEFAULT_DPI, DEFAULT_ENGINE, DEFAULT_MAX_PIXELS, MODES, ScanOptions, load_settings
 from ocr.document import Page
 from ocr.engines import create_engine, engine_class, engine_names, require_engine
 from ocr.errors import EXIT_INTERNAL, EXIT_OK, OcrError, UsageError
@@ -35,11 +56,6 @@ Exit codes:
 With several inputs the exit code is the highest one met."""
 
 VIZ_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
-
-
-def _say(message: str) -> None:
-    """One line on stderr, whatever ``message`` holds."""
-    click.echo(f"ocr: {' '.join(message.split())}", err=True)
 
 
 def _internal(exc: BaseException) -> str:
@@ -69,7 +85,9 @@ class OcrGroup(click.Group):
 
 @click.group(cls=OcrGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
 @click.version_option(__version__, prog_name="ocr")
-def main() -> None:
+@click.option("-v", "--verbose", count=True, help="Say more on stderr: -v what is done, -vv details for debugging.")
+@click.option("-q", "--quiet", is_flag=True, help="Say nothing on stderr but errors.")
+def main(verbose: int, quiet: bool) -> None:
     """CPU-first OCR: read images and PDFs into text, JSON, hOCR, ALTO or TSV.
 
     \b
@@ -79,6 +97,8 @@ def main() -> None:
       ocr engines                              which engines can run here
       ocr scan --help                          every option of scan
     """
+    levels = {0: logging.WARNING, 1: logging.INFO}
+    _LIBRARY_LOGGER.setLevel(logging.ERROR if quiet else levels.get(verbose, logging.DEBUG))
 
 
 def _stems(inputs: Sequence[str]) -> list[str]:
@@ -90,6 +110,25 @@ def _stems(inputs: Sequence[str]) -> list[str]:
         seen[stem] = seen.get(stem, 0) + 1
         stems.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
     return stems
+
+
+FORMAT_OF_EXTENSION = {extension: fmt for fmt, extension in EXTENSIONS.items()} | {"jsonl": "json"}
+
+
+def _output_and_format(output: str | None, fmt: str | None) -> tuple[Path | None, str]:
+    """The ``--output`` path and the format: ``--format``, else that of the output file's extension, else
+    text. An output ending in ``/`` names a folder, made if missing."""
+    if output is None:
+        return None, fmt or "text"
+    path = Path(output)
+    if output.endswith(("/", os.sep)):
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.BadParameter(f"cannot make folder {path}: {exc.strerror or exc}", param_hint="--output") from None
+    if fmt is None and not path.is_dir():
+        fmt = FORMAT_OF_EXTENSION.get(path.suffix.lower().lstrip("."))
+    return path, fmt or "text"
 
 
 def _check_destination(path: Path | None, option: str) -> None:
@@ -155,43 +194,56 @@ def _viz_writer(viz: Path, stem: str, several_inputs: bool) -> PageCallback:
     return write
 
 
+def _settings_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options of ``scan``, ``batch`` and ``serve`` that are also settings: unset, they come from the
+    config file and ``OCR_*`` variables (see :func:`ocr.config.load_settings`), then the defaults."""
+    options = [
+        click.option("-e", "--engine", type=click.Choice(engine_names()), default=None,
+                     help=f"OCR engine (`ocr engines` lists them)  [default: {DEFAULT_ENGINE}]"),
+        click.option("-l", "--lang", default=None, help="Language(s) for the engine, e.g. eng or eng+deu  [default: eng]"),
+        click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+                     help="Settings file (TOML or YAML: engine, lang, dpi, models, thresholds); default $OCR_CONFIG. "
+                          "OCR_<SETTING> variables override it, and flags override those."),
+        click.option("--detector", default=None, help="Detector model (teacher, student, student-int8)."),
+        click.option("--recognizer", default=None, help="Recognizer model name in weights/ or an .onnx path."),
+        click.option("--threads", type=click.IntRange(min=0), default=None, help="onnxruntime threads (0: automatic)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @main.command(epilog=EXIT_CODES_HELP)
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
-@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="Output format.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Write to this file instead of standard output; an existing folder gets one file per input "
-                   "(NAME.txt, .json, .hocr, .xml for ALTO, .tsv).")
-@click.option("-e", "--engine", type=click.Choice(engine_names()), default=DEFAULT_ENGINE, show_default=True,
-              help="OCR engine (`ocr engines` lists them).")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Output format  [default: from the --output file's extension (.txt, .json, .jsonl, .hocr, .xml "
+                   "for ALTO, .tsv), else text]")
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="Write to this file instead of standard output; a folder (an existing one, or a name ending in "
+                   "/, made if missing) gets one file per input (NAME.txt, .json, .hocr, .xml for ALTO, .tsv).")
+@_settings_options
 @click.option("-m", "--mode", type=click.Choice(MODES), default="page", show_default=True,
               help="page: find and read all text; line: the whole image is one line or word (no detection).")
-@click.option("-l", "--lang", default="eng", show_default=True, help="Language(s) for the engine, e.g. eng or eng+deu.")
-@click.option("--dpi", type=click.IntRange(min=1), default=DEFAULT_DPI, show_default=True,
-              help="Resolution PDF pages are rendered at.")
+@click.option("--dpi", type=click.IntRange(min=1), default=None,
+              help=f"Resolution PDF pages are rendered at  [default: {DEFAULT_DPI}]")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
               help="Refuse any page with more pixels (also guards against decompression bombs).")
 @click.option("--viz", type=click.Path(path_type=Path), default=None,
               help="Save each page with its word outlines, colored by confidence (red 0 to green 1), to this image "
                    "file (.png, .jpg, .webp, .bmp, .tif) or existing folder. Page N > 1 of an input adds -pN to the "
                    "name; with several inputs, a file name gets -NAME of each input; a folder gets NAME.png.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
-              help="Pipeline settings file (TOML or YAML) for the neural and hybrid engines; default $OCR_CONFIG. "
-                   "OCR_<SETTING> variables override it, and the flags below override those.")
-@click.option("--detector", default=None, help="Detector model (teacher, student, student-int8).")
-@click.option("--recognizer", default=None, help="Recognizer model name in weights/ or an .onnx path.")
 @click.option("--fallback-threshold", type=click.FloatRange(0, 1), default=None,
               help="hybrid: words read with less confidence are re-read by Tesseract.")
-@click.option("--threads", type=click.IntRange(min=0), default=None, help="onnxruntime threads (0: automatic).")
 @click.option("--template", "template_file", type=click.Path(dir_okay=False), default=None,
               help="Read the fields named in this template (JSON or YAML) instead of all text: one JSON record "
                    "per image with each field's value, confidence and source (see samples/scoreboard.template.yaml).")
 @click.option("--profile", is_flag=True,
               help="Print on stderr the time and counts of each stage (model loading, decoding, detector, line "
                    "crops, recognizer, word list, fallback, layout, export).")
-def scan(inputs: tuple[str, ...], fmt: str, output: Path | None, engine: str, mode: str, lang: str, dpi: int,
-         max_pixels: int, viz: Path | None, config_file: str | None, detector: str | None, recognizer: str | None,
-         fallback_threshold: float | None, threads: int | None, template_file: str | None, profile: bool) -> None:
+def scan(inputs: tuple[str, ...], fmt: str | None, output: str | None, engine: str | None, lang: str | None,
+         config_file: str | None, detector: str | None, recognizer: str | None, threads: int | None, mode: str,
+         dpi: int | None, max_pixels: int, viz: Path | None, fallback_threshold: float | None,
+         template_file: str | None, profile: bool) -> None:
     """Read images and PDFs and write their text.
 
     INPUT is a file path, or - for standard input. Every page of a PDF or multi-page
@@ -216,23 +268,28 @@ def scan(inputs: tuple[str, ...], fmt: str, output: Path | None, engine: str, mo
       cat photo.jpg | ocr scan - --viz boxes.png
       ocr scan word.png --mode line
     """
-    from ocr.config import load_pipeline_config
-
-    pipeline = load_pipeline_config(config_file, overrides={"detector": detector, "recognizer": recognizer,
-                                                            "fallback_threshold": fallback_threshold,
-                                                            "threads": threads})
-    options = ScanOptions(engine=engine, mode=mode, lang=lang, dpi=dpi, max_pixels=max_pixels,  # type: ignore[arg-type]
-                          pipeline=pipeline)
-    _check_destination(output, "--output")
+    options = load_settings(config_file, {"engine": engine, "lang": lang, "dpi": dpi, "detector": detector,
+                                          "recognizer": recognizer, "threads": threads,
+                                          "fallback_threshold": fallback_threshold},
+                            ).scan_options(mode=mode, max_pixels=max_pixels)
+    if template_file is not None:
+        given = click.get_current_context().get_parameter_source
+        for flag, name in (("--viz", "viz"), ("--mode", "mode")):
+            if given(name) is not click.core.ParameterSource.DEFAULT:
+                raise click.UsageError(f"--template reads each field as a line and draws nothing: drop {flag}")
+        if fmt not in (None, "json"):
+            raise click.BadParameter("--template writes JSON records only", param_hint="--format")
+    destination, fmt = _output_and_format(output, fmt)
+    _check_destination(destination, "--output")
     _check_destination(viz, "--viz")
     if template_file is not None:
-        raise SystemExit(_scan_template(inputs, template_file, options, output))
+        raise SystemExit(_scan_template(inputs, template_file, options, destination, engine))
     if viz is not None and not viz.is_dir() and viz.suffix.lower() not in VIZ_SUFFIXES:
         raise click.BadParameter(f"use a file name ending in {', '.join(VIZ_SUFFIXES)} or an existing folder",
                                  param_hint="--viz")
     started = time.perf_counter()
     with profiling() if profile else nullcontext() as recorded:
-        worst = _scan_inputs(inputs, fmt, output, viz, options)
+        worst = _scan_inputs(inputs, fmt, destination, viz, options)
     if recorded is not None:
         click.echo(recorded.table(time.perf_counter() - started), err=True)
     raise SystemExit(worst)
@@ -264,30 +321,35 @@ def _scan_inputs(inputs: tuple[str, ...], fmt: str, output: Path | None, viz: Pa
     finally:
         sink.close()
     summary = getattr(reader, "summary", None)
-    if summary is not None and sys.stderr.isatty():
-        _say(summary())
+    if summary is not None:
+        logger.info("%s", summary())
     return worst
 
 
-def _scan_template(inputs: Sequence[str], template_file: str, options: ScanOptions, output: Path | None) -> int:
-    """``ocr scan --template``: one JSON record per input (its first page); returns the exit code."""
+def _scan_template(inputs: Sequence[str], template_file: str, options: ScanOptions, output: Path | None,
+                   engine: str | None) -> int:
+    """``ocr scan --template``: one JSON record per page of every input, read by the template's engines (only
+    ``engine`` when -e is given); returns the exit code."""
+    from dataclasses import replace
+
     from ocr.io import iter_pages
     from ocr.templates import TemplateReader, load_template, record_json
 
-    reader = TemplateReader(load_template(template_file), options)
+    template = load_template(template_file)
+    reader = TemplateReader(template if engine is None else replace(template, engines=(engine,)), options)
     sink = _Sink(output, "json")
     worst = EXIT_OK
     try:
         for item, stem in zip(inputs, _stems(inputs)):
             source: str | bytes = sys.stdin.buffer.read() if item == STDIN else item
             try:
-                image = next(iter_pages(source, dpi=options.dpi, max_pixels=options.max_pixels, max_pages=None,
-                                        name="<stdin>" if item == STDIN else item))
+                pages = iter_pages(source, dpi=options.dpi, max_pixels=options.max_pixels, max_pages=options.max_pages,
+                                   name="<stdin>" if item == STDIN else item)
+                for index, image in enumerate(pages):
+                    sink.write(record_json({**reader.read(image, item), "page": index}), stem)
             except OcrError as exc:
                 _say(str(exc))
                 worst = max(worst, exc.exit_code)
-                continue
-            sink.write(record_json(reader.read(image, item)), stem)
     finally:
         sink.close()
     return worst
@@ -296,12 +358,13 @@ def _scan_template(inputs: Sequence[str], template_file: str, options: ScanOptio
 @main.command()
 def engines() -> None:
     """List the OCR engines and whether each can run here (and why not)."""
+    default_engine = load_settings().engine
     width = max(len(name) for name in engine_names())
     for name in engine_names():
         cls = engine_class(name)
         reason = cls.availability()
         summary = (cls.__doc__ or "").strip().splitlines()[0] if reason is None else reason
-        default = " (default)" if name == DEFAULT_ENGINE else ""
+        default = " (default)" if name == default_engine else ""
         status = "available" if reason is None else "unavailable"
         click.echo(f"{name:<{width}}  {status}{default}: {summary}")
 
@@ -332,18 +395,18 @@ def _format_list(ctx: click.Context, param: click.Parameter, values: tuple[str, 
 @click.option("--force", is_flag=True, help="Read every input again, also those already done.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Give up on an input after this many seconds (it is recorded as failed).")
-@click.option("-e", "--engine", type=click.Choice(engine_names()), default=DEFAULT_ENGINE, show_default=True,
-              help="OCR engine (`ocr engines` lists them).")
+@_settings_options
 @click.option("-m", "--mode", type=click.Choice(MODES), default="page", show_default=True,
               help="page: find and read all text; line: each image is one line or word.")
-@click.option("-l", "--lang", default="eng", show_default=True, help="Language(s) for the engine, e.g. eng or eng+deu.")
-@click.option("--dpi", type=click.IntRange(min=1), default=DEFAULT_DPI, show_default=True,
-              help="Resolution PDF pages are rendered at.")
+@click.option("--dpi", type=click.IntRange(min=1), default=None,
+              help=f"Resolution PDF pages are rendered at  [default: {DEFAULT_DPI}]")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
               help="Refuse any page with more pixels.")
 @click.option("--max-pages", type=click.IntRange(min=1), default=None, help="Refuse PDFs and TIFFs with more pages.")
 def batch(inputs: tuple[str, ...], out: Path, formats: tuple[str, ...], list_file: TextIO | None, workers: int | None,
-          ray_address: str | None, force: bool, timeout: float | None, engine: str, mode: str, lang: str, dpi: int,
+          ray_address: str | None, force: bool, timeout: float | None, engine: str | None, lang: str | None,
+          config_file: str | None, detector: str | None, recognizer: str | None, threads: int | None, mode: str,
+          dpi: int | None,
           max_pixels: int, max_pages: int | None) -> None:
     """Read many images and PDFs in parallel into a folder of outputs; rerun to resume.
 
@@ -378,10 +441,9 @@ def batch(inputs: tuple[str, ...], out: Path, formats: tuple[str, ...], list_fil
         specs += [line.strip() for line in list_file if line.strip() and not line.lstrip().startswith("#")]
     if not specs:
         raise click.UsageError("give at least one INPUT or --list")
-    from ocr.config import load_pipeline_config
-
-    options = ScanOptions(engine=engine, mode=mode, lang=lang, dpi=dpi, max_pixels=max_pixels,  # type: ignore[arg-type]
-                          max_pages=max_pages, pipeline=load_pipeline_config())
+    options = load_settings(config_file, {"engine": engine, "lang": lang, "dpi": dpi, "detector": detector,
+                                          "recognizer": recognizer, "threads": threads},
+                            ).scan_options(mode=mode, max_pixels=max_pixels, max_pages=max_pages)
     settings = BatchSettings(options, formats)
     found, failures = collect_inputs(specs, exclude=out)
     progress = Progress(sys.stderr, len(found)) if sys.stderr.isatty() and found else None
@@ -412,11 +474,10 @@ def batch(inputs: tuple[str, ...], out: Path, formats: tuple[str, ...], list_fil
               help="Largest page in pixels (larger: 413).")
 @click.option("--max-pages", type=click.IntRange(min=1), default=ServiceSettings.max_pages, show_default=True,
               help="Most pages in a PDF or TIFF (more: 413).")
-@click.option("-e", "--engine", type=click.Choice(engine_names()), default=DEFAULT_ENGINE, show_default=True,
-              help="Engine of requests that name none.")
-@click.option("-l", "--lang", default="eng", show_default=True, help="Language(s) of requests that name none.")
+@_settings_options
 def serve(host: str, port: int, workers: int | None, max_queue: int, timeout: float, max_upload_mb: float,
-          max_pixels: int, max_pages: int, engine: str, lang: str) -> None:
+          max_pixels: int, max_pages: int, engine: str | None, lang: str | None, config_file: str | None,
+          detector: str | None, recognizer: str | None, threads: int | None) -> None:
     """Serve the HTTP API (POST /v1/ocr) and a page to try it at /.
 
     \b
@@ -432,8 +493,11 @@ def serve(host: str, port: int, workers: int | None, max_queue: int, timeout: fl
     """
     from server.app import serve as run_server
 
-    require_engine(engine)  # every worker loads it: without it no request could be answered
-    settings = ServiceSettings(engine=engine, lang=lang, workers=workers or len(os.sched_getaffinity(0)),
+    chosen = load_settings(config_file, {"engine": engine, "lang": lang, "detector": detector, "recognizer": recognizer,
+                                         "threads": threads})
+    require_engine(chosen.engine)  # every worker loads it: without it no request could be answered
+    settings = ServiceSettings(engine=chosen.engine, lang=chosen.lang, pipeline=chosen.pipeline,
+                               workers=workers or len(os.sched_getaffinity(0)),
                                max_queue=max_queue, timeout=timeout, max_upload_bytes=round(max_upload_mb * 2**20),
                                max_pixels=max_pixels, max_pages=max_pages)
     run_server(settings, host, port)

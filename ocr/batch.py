@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterator, Protocol, Sequence, TextIO, TypeVar
 
 from . import __version__
 from .config import ScanOptions
+from .engines import engine_class, model_digests
 from .errors import EXIT_INPUT, EXIT_OK, OcrError, UsageError
 from .export import EXTENSIONS, FORMATS, render
 from .io import read_bytes
@@ -94,10 +95,12 @@ class BatchSettings:
         object.__setattr__(self, "formats", tuple(dict.fromkeys(self.formats)))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"options": asdict(self.options), "formats": sorted(self.formats), "version": __version__}
+        return {"options": asdict(self.options), "formats": sorted(self.formats), "version": __version__,
+                "models": model_digests(engine_class(self.options.engine), self.options)}
 
     def key(self) -> str:
-        """A short digest of these settings and the package version: equal keys, equal outputs."""
+        """A short digest of these settings, the package version and the model files' contents: equal keys,
+        equal outputs."""
         text = json.dumps(self.as_dict(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

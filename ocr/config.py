@@ -1,20 +1,23 @@
 """Settings: one typed, immutable options object that every face builds and engines consume.
 
-The CLI builds :class:`ScanOptions` from its flags. The neural and hybrid engines take
-their models, thresholds, threads and cloud settings from :class:`PipelineConfig`,
-layered by :func:`load_pipeline_config`: defaults ← config file (TOML or YAML, named
-by ``--config`` or ``$OCR_CONFIG``) ← environment (``OCR_<FIELD>``) ← CLI flags.
+The faces build :class:`ScanOptions` from :class:`Settings` (pydantic-settings), layered by
+:func:`load_settings`: defaults ← config file (TOML or YAML, named by ``--config`` or
+``$OCR_CONFIG``) ← environment (``OCR_<FIELD>``) ← CLI flags. The neural and hybrid engines
+take their models, thresholds, threads and cloud settings from :class:`PipelineConfig`.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, Mapping, get_args
+from typing import Annotated, Any, Literal, Mapping, get_args, get_origin, get_type_hints
 
 import yaml
+from pydantic import ValidationError, create_model, field_validator
+from pydantic_settings import BaseSettings, InitSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 from .errors import UsageError
 
@@ -88,36 +91,63 @@ class PipelineConfig:
             raise UsageError(f"canvas_size must be at least 32, got {self.canvas_size}")
 
 
-_FIELD_TYPES: dict[str, str] = {f.name: str(f.type) for f in fields(PipelineConfig)}
+class CommonSettings(BaseSettings):
+    """The settings of every face that are not the pipeline's (engine, language, dpi), and what reads them;
+    :data:`Settings` adds every :class:`PipelineConfig` field."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    engine: str = DEFAULT_ENGINE
+    lang: str = "eng"
+    dpi: int = DEFAULT_DPI
+
+    @field_validator("lexicon", "cloud_key_file", "cloud_endpoint", mode="before", check_fields=False)
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        """An empty setting turns the word list, key file or endpoint off."""
+        return None if value == "" else value
+
+    @field_validator("cloud_language_hints", mode="before", check_fields=False)
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """``"de, en"`` (an environment variable) as ``("de", "en")``."""
+        return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
+
+    @property
+    def pipeline(self) -> PipelineConfig:
+        """The pipeline's part of these settings (its ranges checked)."""
+        return PipelineConfig(**{f.name: getattr(self, f.name) for f in fields(PipelineConfig)})
+
+    def scan_options(self, **options: Any) -> ScanOptions:
+        """:class:`ScanOptions` with these settings' engine, language, dpi and pipeline, and ``options``."""
+        return ScanOptions(engine=self.engine, lang=self.lang, dpi=self.dpi, pipeline=self.pipeline, **options)
 
 
-def _convert(name: str, value: Any, origin: str) -> Any:
-    """``value`` (from a file or the environment) as the type of field ``name``."""
-    kind = _FIELD_TYPES[name]
-    try:
-        if kind == "tuple[str, ...]":
-            items = value.split(",") if isinstance(value, str) else list(value)
-            return tuple(str(item).strip() for item in items if str(item).strip())
-        if kind == "str | None":
-            return None if value in (None, "") else str(value)
-        if kind == "int":
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError(value)
-            return int(value)
-        if kind == "float":
-            if isinstance(value, bool):
-                raise ValueError(value)
-            return float(value)
-        return str(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{origin}: {name} must be {kind}, got {value!r}") from None
+def _pipeline_field(kind: Any, default: Any) -> tuple[Any, Any]:
+    # Environment values of tuple fields are comma-separated lists, not JSON.
+    return (Annotated[kind, NoDecode] if get_origin(kind) is tuple else kind), default
+
+
+Settings = create_model(
+    "Settings",
+    __base__=CommonSettings,
+    __doc__="""What every face (``scan``, ``batch``, ``serve``) reads from the config file and ``OCR_*``
+    variables: the engine, language and dpi, and every :class:`PipelineConfig` field. Built by
+    :func:`load_settings`.""",
+    **{f.name: _pipeline_field(get_type_hints(PipelineConfig)[f.name], f.default) for f in fields(PipelineConfig)},
+)
+
+
+SETTINGS_KEYS: tuple[str, ...] = tuple(Settings.model_fields)
+"""The keys a config file may hold (the ``OCR_<KEY>`` variables are the same, upper-cased)."""
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """The pipeline settings of a TOML (``.toml``) or YAML (``.yaml``/``.yml``) file.
+    """The settings of a TOML (``.toml``) or YAML (``.yaml``/``.yml``) file, as written (checked by
+    :func:`load_settings`).
 
-    Keys are :class:`PipelineConfig` field names, at the top level or under a
-    ``[pipeline]`` table; unknown keys are refused.
+    Keys are :class:`Settings` field names, at the top level or under a ``[pipeline]``
+    table; unknown keys are refused.
     """
     path = Path(path)
     try:
@@ -134,38 +164,53 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UsageError(f"config file {path} must hold a table of settings")
     if isinstance(data.get("pipeline"), dict):
-        data = data["pipeline"]
-    unknown = sorted(set(data) - set(_FIELD_TYPES))
+        data = {**{k: v for k, v in data.items() if k != "pipeline"}, **data["pipeline"]}
+    unknown = sorted(set(data) - set(SETTINGS_KEYS))
     if unknown:
-        raise UsageError(f"config file {path}: unknown setting {unknown[0]!r} (known: {', '.join(_FIELD_TYPES)})")
-    return {name: _convert(name, value, str(path)) for name, value in data.items()}
+        raise UsageError(f"config file {path}: unknown setting {unknown[0]!r} (known: {', '.join(SETTINGS_KEYS)})")
+    return data
 
 
-def read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
-    """The pipeline settings given as ``OCR_<FIELD>`` variables (e.g. ``OCR_FALLBACK_THRESHOLD=0.6``)."""
-    settings = {}
-    for name in _FIELD_TYPES:
-        variable = ENV_PREFIX + name.upper()
-        if variable in environ:
-            settings[name] = _convert(name, environ[variable], variable)
-    return settings
-
-
-def load_pipeline_config(
-    config_file: str | Path | None = None,
-    environ: Mapping[str, str] | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> PipelineConfig:
+def load_settings(config_file: str | Path | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> CommonSettings:
     """Defaults ← ``config_file`` (else ``$OCR_CONFIG``) ← ``OCR_*`` variables ← ``overrides``.
 
-    ``overrides`` (the CLI flags) whose value is ``None`` are ignored.
+    ``overrides`` (the CLI flags) whose value is ``None`` are ignored. A value of the wrong
+    type or out of range raises :class:`UsageError` naming where it came from.
     """
-    environ = os.environ if environ is None else environ
-    config_file = config_file or environ.get(CONFIG_ENV) or None
-    settings: dict[str, Any] = read_config_file(config_file) if config_file else {}
-    settings.update(read_environment(environ))
-    settings.update({k: _convert(k, v, "option") for k, v in (overrides or {}).items() if v is not None})
-    return replace(PipelineConfig(), **settings)
+    path = config_file or os.environ.get(CONFIG_ENV) or None
+    from_file = read_config_file(path) if path else {}
+    flags = {name: value for name, value in (overrides or {}).items() if value is not None}
+
+    class Layered(Settings):
+        @classmethod
+        def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                       env_settings: PydanticBaseSettingsSource, **others: PydanticBaseSettingsSource,
+                                       ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return init_settings, env_settings, InitSettingsSource(settings_cls, from_file)
+
+    def origin(name: str) -> str:
+        variable = ENV_PREFIX + name.upper()
+        if name in flags:
+            return "option"
+        return variable if variable in os.environ else f"config file {path}"
+
+    try:
+        layered = Layered(**flags)
+        _ = layered.pipeline  # PipelineConfig checks its ranges
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else ""
+        raise UsageError(f"{origin(name)}: {name}: {error['msg'].lower()}, got {error['input']!r}") from None
+    except SettingsError as exc:
+        raise UsageError(' '.join(str(exc).split())) from None
+    return Settings.model_construct(**dict(layered))
+
+
+def load_pipeline_config(config_file: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
+                         ) -> PipelineConfig:
+    """The pipeline's part of :func:`load_settings`."""
+    return load_settings(config_file, overrides).pipeline
 
 
 @dataclass(frozen=True)

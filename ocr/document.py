@@ -12,9 +12,11 @@ The JSON form (``to_dict``/``from_dict``) is a public contract described by
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 SCHEMA_ID = "ocr.document/1"
+POINTS_PER_INCH = 72
+"""A PDF point is 1/72 inch."""
 
 Point = tuple[float, float]
 Polygon = tuple[Point, ...]
@@ -158,22 +160,28 @@ class Block:
         return cls(tuple(lines), enclosing_polygon([ln.polygon for ln in lines]))
 
     @property
-    def text(self) -> str:
-        """One text line per line, except that a line continuing the previous one's row to its
-        right (a table's next cell: a receipt's price after its item) follows it on the same text line."""
-        rows: list[str] = []
+    def rows(self) -> tuple[tuple[int, ...], ...]:
+        """The lines (their indices) grouped into rows: a line continuing the previous one's row to its
+        right (a table's next cell: a receipt's price after its item) joins that row."""
+        rows: list[list[int]] = []
         previous: tuple[float, float, float, float] | None = None
-        for line in self.lines:
+        for index, line in enumerate(self.lines):
             box = bounding_box([line.polygon])
             if previous is not None and box[0] >= previous[2] and share_row(previous, box):
-                rows[-1] += " " + line.text
+                rows[-1].append(index)
             else:
-                rows.append(line.text)
+                rows.append([index])
             previous = box
-        return "\n".join(rows)
+        return tuple(tuple(row) for row in rows)
+
+    @property
+    def text(self) -> str:
+        """One text line per row (see :attr:`rows`), its lines joined by spaces."""
+        return "\n".join(" ".join(self.lines[i].text for i in row) for row in self.rows)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"polygon": _points(self.polygon), "lines": [ln.to_dict() for ln in self.lines]}
+        return {"polygon": _points(self.polygon), "lines": [ln.to_dict() for ln in self.lines],
+                "rows": [list(row) for row in self.rows]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Block:
@@ -182,12 +190,15 @@ class Block:
 
 @dataclass(frozen=True)
 class Page:
-    """One page image's reading: its size in pixels, its index in the input, its blocks."""
+    """One page image's reading: its size in pixels, its index in the input, its blocks, and for a PDF
+    page ``points``, its pixel size in PDF points (pixel coordinates × ``points[0] / width`` are points:
+    72 / the dpi it was rendered at)."""
 
     index: int
     width: int
     height: int
     blocks: tuple[Block, ...] = ()
+    points: tuple[float, float] | None = None
 
     @property
     def text(self) -> str:
@@ -203,29 +214,40 @@ class Page:
         return (word for line in self.lines for word in line.words)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "index": self.index,
             "width": self.width,
             "height": self.height,
             "blocks": [b.to_dict() for b in self.blocks],
         }
+        if self.points is not None:
+            data["points"] = list(self.points)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Page:
+        points = data.get("points")
         return cls(
             index=data["index"],
             width=data["width"],
             height=data["height"],
             blocks=tuple(Block.from_dict(b) for b in data["blocks"]),
+            points=(points[0], points[1]) if points is not None else None,
         )
 
 
 @dataclass(frozen=True)
 class Document:
-    """The reading of one input (an image file, every page of a PDF or TIFF, or bytes)."""
+    """The reading of one input (an image file, every page of a PDF or TIFF, or bytes).
+
+    ``metadata``: how it was read (engine, models and their SHA-256, package version, dpi,
+    language, mode, input format), as :func:`ocr.pipeline.read_pages` records it; it takes
+    no part in comparing documents, which compares readings.
+    """
 
     source: str
     pages: tuple[Page, ...] = field(default_factory=tuple)
+    metadata: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def text(self) -> str:
@@ -233,10 +255,15 @@ class Document:
         return "\n\f".join(p.text for p in self.pages)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA_ID, "source": self.source, "pages": [p.to_dict() for p in self.pages]}
+        data: dict[str, Any] = {"schema": SCHEMA_ID, "source": self.source}
+        if self.metadata:
+            data["metadata"] = dict(self.metadata)
+        data["pages"] = [p.to_dict() for p in self.pages]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Document:
         if data.get("schema") != SCHEMA_ID:
             raise ValueError(f"not an {SCHEMA_ID} document: schema={data.get('schema')!r}")
-        return cls(source=data["source"], pages=tuple(Page.from_dict(p) for p in data["pages"]))
+        return cls(source=data["source"], pages=tuple(Page.from_dict(p) for p in data["pages"]),
+                   metadata=data.get("metadata", {}))

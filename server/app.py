@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ocr import __version__
 from ocr.config import DEFAULT_DPI, Mode
-from ocr.engines import engine_names
+from ocr.engines import availability, engine_names
 from ocr.errors import EngineTimeout, InputError, InputTooLarge, OcrError, UnsupportedFormat, UsageError
 from ocr.export import FORMATS, MEDIA_TYPES
 from ocr.workers import WorkerPool, read_task
@@ -213,7 +213,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     @app.get("/v1/engines", summary="The engines this service can use")
     async def engines() -> dict[str, Any]:
-        return {"engines": list(engine_names()), "default": settings.engine, "formats": list(FORMATS)}
+        usable = [name for name in engine_names() if availability(name) is None]
+        return {"engines": usable, "default": settings.engine, "formats": list(FORMATS)}
 
     @app.get("/healthz", summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from ocr.config import DEFAULT_ENGINE, ScanOptions
+from ocr.config import DEFAULT_ENGINE, PipelineConfig, ScanOptions
 from ocr.errors import UsageError
 
 
@@ -20,7 +20,8 @@ class ServiceSettings:
     seconds a request may take in all, waiting included (then 503 if it was still
     waiting, 504 if it was being read); ``max_upload_bytes``, ``max_pixels`` per page,
     ``max_pages`` per PDF or TIFF: larger inputs get 413; ``max_dpi``: the highest
-    ``dpi`` a request may ask for.
+    ``dpi`` a request may ask for; ``pipeline``: the models and thresholds of the neural
+    and hybrid engines.
     """
 
     engine: str = DEFAULT_ENGINE
@@ -32,6 +33,7 @@ class ServiceSettings:
     max_pixels: int = 40_000_000
     max_pages: int = 20
     max_dpi: int = 600
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
 
     def __post_init__(self) -> None:
         for name in ("workers", "max_upload_bytes", "max_pixels", "max_pages", "max_dpi"):
@@ -42,5 +44,5 @@ class ServiceSettings:
 
     def options(self, **overrides: Any) -> ScanOptions:
         """Read options under these limits."""
-        values = {"engine": self.engine, "lang": self.lang, **overrides}
+        values = {"engine": self.engine, "lang": self.lang, "pipeline": self.pipeline, **overrides}
         return ScanOptions(max_pixels=self.max_pixels, max_pages=self.max_pages, **values)

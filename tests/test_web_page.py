@@ -6,11 +6,13 @@ import base64
 import shutil
 from typing import Iterator
 
+import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
+from sample_files import sample
 from service_process import Service, running_service
 from text_images import encoded, text_image
 
@@ -96,6 +98,19 @@ def test_drop_an_image_see_its_text_and_boxes(service: Service, browser: webdriv
     color, _, _ = browser.execute_script(EDGE_COLOR)
     assert color == [0x1E, 0x88, 0xE5]  # colored by engine: the first engine's color
     assert browser.find_element(By.ID, "legend").text == "tesseract"
+
+
+def test_the_page_shows_a_table_row_as_the_text_format_does(service: Service, browser: webdriver.Chrome) -> None:
+    browser.get(service.url + "/")
+    WebDriverWait(browser, 60).until(lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "yes")
+    Select(browser.find_element(By.ID, "engine")).select_by_visible_text("neural")
+    data = sample("receipt.png").read_bytes()
+    drop(browser, "receipt.png", "image/png", data)
+    assert wait_state(browser, "done", "error") == "done", browser.find_element(By.ID, "status").text
+    served = httpx.post(f"{service.url}/v1/ocr?format=text&engine=neural", content=data,
+                        headers={"Content-Type": "image/png"}, timeout=300)
+    assert "Milk 1L 1.49" in served.text.splitlines()
+    assert browser.find_element(By.ID, "text").text == served.text.strip()
 
 
 def test_a_refused_upload_shows_the_reason(service: Service, browser: webdriver.Chrome) -> None:

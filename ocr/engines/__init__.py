@@ -12,20 +12,23 @@ read when this package is imported, so worker processes see the same engines.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
-import sys
 
 from ..config import ScanOptions
 from ..errors import EngineError, UsageError
+from ..models import file_digest
 from .base import Engine, Mode
 from .cloud import CloudEngine
 from .neural import HybridEngine, NeuralEngine
 from .tesseract import TesseractEngine
 
-__all__ = ["Engine", "Mode", "availability", "create_engine", "engine_class", "engine_names", "register",
-           "require_engine"]
+__all__ = ["Engine", "Mode", "availability", "create_engine", "engine_class", "engine_names", "model_digests",
+           "register", "require_engine"]
 
 PLUGINS_ENV = "OCR_ENGINE_PLUGINS"
+
+logger = logging.getLogger(__name__)
 
 _ENGINES: dict[str, type[Engine]] = {}
 
@@ -63,6 +66,13 @@ def require_engine(name: str) -> type[Engine]:
     return cls
 
 
+def model_digests(engine: type[Engine], options: ScanOptions) -> dict[str, dict[str, str]]:
+    """Each file ``engine`` reads with under ``options``, by role: its name and SHA-256 (files that are
+    missing are left out: the engine says so when it is built)."""
+    files = engine.model_files(options)
+    return {role: {"file": path.name, "sha256": file_digest(path)} for role, path in files.items() if path.is_file()}
+
+
 def create_engine(name: str, options: ScanOptions) -> Engine:
     """Build engine ``name`` configured from ``options`` (models are loaded here, once)."""
     return require_engine(name).from_options(options)
@@ -74,7 +84,7 @@ def _load_plugins() -> None:
         try:
             importlib.import_module(module)
         except Exception as exc:  # a broken plugin must not take the built-in engines down
-            print(f"ocr: engine plugin '{module}' not loaded: {type(exc).__name__}: {exc}", file=sys.stderr)
+            logger.error("engine plugin '%s' not loaded: %s: %s", module, type(exc).__name__, exc)
 
 
 register(TesseractEngine)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 import numpy as np
 
@@ -30,6 +31,11 @@ class Engine(ABC):
     def from_options(cls, options: ScanOptions) -> Engine:
         """The engine configured from ``options`` (each engine takes the fields it uses)."""
         return cls()
+
+    @classmethod
+    def model_files(cls, options: ScanOptions) -> dict[str, Path]:
+        """The files (models, word lists, language data) this engine's readings depend on, by role."""
+        return {}
 
     @classmethod
     def availability(cls) -> str | None:

@@ -9,7 +9,7 @@ lies in.
 Credentials: ``cloud_key_file`` (a service-account JSON key) or Application Default
 Credentials from a file (``$GOOGLE_APPLICATION_CREDENTIALS`` or gcloud's
 ``application_default_credentials.json``). The metadata server of Compute Engine is
-never probed. Without credentials the cloud step is skipped with one notice.
+never probed. Without credentials the hybrid chain has no cloud step (and says nothing).
 
 Robustness: every attempt has ``cloud_timeout`` seconds; 429 (RESOURCE_EXHAUSTED) and
 503 (UNAVAILABLE) are retried up to ``cloud_retries`` times with exponential backoff;
@@ -21,6 +21,7 @@ the local readings. The client is thread-safe; the request counter is guarded by
 from __future__ import annotations
 
 import io
+import logging
 import os
 import threading
 import time
@@ -31,7 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
-from ..config import Mode, PipelineConfig, ScanOptions
+from ..config import Mode, PipelineConfig, ScanOptions, load_pipeline_config
 from ..document import Page, Polygon, Word, box_polygon
 from ..errors import EngineError
 from ..layout import build_blocks
@@ -51,6 +52,8 @@ BACKOFF_SECONDS = 0.2
 MAX_BACKOFF_SECONDS = 5.0
 CLOUD_BACKOFF_BUDGET = 30.0
 """Upper bound on the waits between retries of one call, for the router's time limit."""
+
+logger = logging.getLogger(__name__)
 
 
 def _import_vision() -> Any:
@@ -280,7 +283,7 @@ class CloudEngine(Engine):
             _import_vision()
         except EngineError as exc:
             return str(exc)
-        return None  # credentials are checked when the engine is built, from its config
+        return _credentials_problem(load_pipeline_config())
 
     def read(self, image: np.ndarray, mode: Mode = "page", index: int = 0) -> Page:
         height, width = image.shape[:2]
@@ -288,13 +291,25 @@ class CloudEngine(Engine):
         return Page(index, width, height, build_blocks(words) if words else ())
 
 
+def _credentials_problem(config: PipelineConfig) -> str | None:
+    """Why the credentials of ``config`` cannot be used (``None`` when a credentials file exists)."""
+    path = credentials_file(config)
+    if path is None:
+        return "no Google Cloud credentials (set cloud_key_file or GOOGLE_APPLICATION_CREDENTIALS)"
+    return None if path.is_file() else f"Google Cloud credentials file not found: {path}"
+
+
 def cloud_stage_reader(config: PipelineConfig) -> tuple[CloudVision | None, str | None]:
-    """The cloud fallback for the hybrid chain, or ``None`` and the one notice saying why it is skipped."""
+    """The cloud fallback for the hybrid chain, or ``None`` and why it is skipped.
+
+    Without credentials the cloud is simply not part of the chain (logged at debug level, no
+    notice); the notice is for credentials that are configured but cannot be used.
+    """
+    if credentials_file(config) is None:
+        logger.debug("cloud step off: no Google Cloud credentials configured")
+        return None, None
     try:
         _import_vision()
-        if credentials_file(config) is None:
-            return None, "cloud step skipped: no Google Cloud credentials configured"
         return CloudVision(config), None
     except EngineError as exc:
         return None, f"cloud step skipped: {exc}"
-

@@ -10,21 +10,24 @@ own engine (nothing is shared on disk but the read-only model files).
 
 from __future__ import annotations
 
-import sys
+import logging
 import threading
 from collections import Counter
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from ..config import Mode, PipelineConfig, ScanOptions
 from ..document import Block, Line, Page, Word
-from ..errors import EngineError
+from ..errors import EngineError, UsageError
 from ..layout import TextLine, build_blocks, text_lines
 from ..profile import stage
 from ..routing import RouteReport, Router, Stage, TesseractRegions, worth_rereading_by_tesseract
 from .base import Engine
 from .tesseract import TesseractEngine
+
+logger = logging.getLogger(__name__)
 
 
 def _model_problem(config: PipelineConfig) -> str | None:
@@ -46,6 +49,20 @@ def _model_problem(config: PipelineConfig) -> str | None:
     return None
 
 
+def _model_files(config: PipelineConfig) -> dict[str, Path]:
+    """The detector, recognizer (and its settings) and word list of ``config``."""
+    from ..detection import model_path
+    from ..recognition.lexicon import lexicon_path
+    from ..recognition.predictor import resolve_model
+
+    recognizer = resolve_model(config.recognizer)
+    files = {"detector": model_path(config.detector), "recognizer": recognizer,
+             "recognizer settings": recognizer.with_suffix(".json")}
+    if config.lexicon:
+        files["lexicon"] = lexicon_path(config.lexicon)
+    return files
+
+
 class RunStats:
     """Words per winning engine, regions sent per fallback, and notices, summed over pages (thread-safe)."""
 
@@ -62,7 +79,7 @@ class RunStats:
             for notice in report.notices:
                 if notice not in self.notices:
                     self.notices.append(notice)
-                    print(f"ocr: {notice}", file=sys.stderr)
+                    logger.warning("%s", notice)
 
     def summary(self) -> str:
         """One line: words per engine and regions sent to each fallback."""
@@ -99,11 +116,18 @@ class NeuralEngine(Engine):
 
     @classmethod
     def from_options(cls, options: ScanOptions) -> NeuralEngine:
+        if options.lang != "eng":
+            raise UsageError(f"engine '{cls.name}' reads English only (--lang eng); for {options.lang!r} use the "
+                             "tesseract or hybrid engine")
         return cls(options.pipeline)
 
     @classmethod
     def availability(cls) -> str | None:
         return _model_problem(PipelineConfig())
+
+    @classmethod
+    def model_files(cls, options: ScanOptions) -> dict[str, Path]:
+        return _model_files(options.pipeline)
 
     def summary(self) -> str:
         """One line: words per engine."""
@@ -177,6 +201,10 @@ class HybridEngine(NeuralEngine):
     @classmethod
     def availability(cls) -> str | None:
         return NeuralEngine.availability() or TesseractEngine.availability()
+
+    @classmethod
+    def model_files(cls, options: ScanOptions) -> dict[str, Path]:
+        return {**_model_files(options.pipeline), **TesseractEngine.model_files(options)}
 
     def summary(self) -> str:
         """One line: words per engine, regions re-read, cloud requests made."""

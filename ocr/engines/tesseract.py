@@ -122,6 +122,13 @@ class TesseractEngine(Engine):
         return cls(lang=options.lang)
 
     @classmethod
+    def model_files(cls, options: ScanOptions) -> dict[str, Path]:
+        """The traineddata file of each language (none when they are not all installed)."""
+        folder = find_tessdata(options.lang)
+        codes = _languages(options.lang)
+        return {} if folder is None else {f"tesseract {code}": folder / f"{code}.traineddata" for code in codes}
+
+    @classmethod
     def availability(cls) -> str | None:
         try:
             _import_tesserocr()

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from itertools import count
 
 from .. import __version__
-from ..document import Document, Page, Polygon
+from ..document import POINTS_PER_INCH, Document, Page, Polygon
 from .common import pixel_box, percent, xml_text
 
 _PROLOG = (
@@ -36,6 +36,9 @@ def render(document: Document) -> str:
 def _page(body: ET.Element, page: Page, number: int, source: str) -> None:
     image = source.replace("\\", "\\\\").replace('"', '\\"')
     title = f'image "{xml_text(image)}"; bbox 0 0 {page.width} {page.height}; ppageno {page.index}'
+    if page.points is not None:  # a rendered PDF page: its resolution is known
+        dpi = round(page.width * POINTS_PER_INCH / page.points[0])
+        title += f"; scan_res {dpi} {dpi}"
     div = ET.SubElement(body, "div", {"class": "ocr_page", "id": f"page_{number}", "title": title})
     blocks, lines, words = count(1), count(1), count(1)
     for block in page.blocks:

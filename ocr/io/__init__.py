@@ -1,24 +1,46 @@
 """Inputs to page images: format detection, decoding, size limits and PDF rasterization.
 
-The one place that turns files or bytes into H×W×3 uint8 RGB arrays. Every problem
-with an input raises :class:`~ocr.errors.InputError` with one line naming the input.
+The one place that turns inputs (paths, bytes, binary files, PIL images, numpy arrays)
+into H×W×3 uint8 RGB arrays. Every problem with an input raises
+:class:`~ocr.errors.InputError` with one line naming the input; an object of a kind that
+is no input at all raises :class:`TypeError`.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 import numpy as np
+from PIL import Image
 
 from ..config import DEFAULT_DPI, DEFAULT_MAX_PIXELS
 from ..errors import InputError, UnsupportedFormat
 from . import images, pdf
 from .formats import SUPPORTED_FORMATS, sniff
 
-__all__ = ["SUPPORTED_FORMATS", "iter_pages", "load_pages", "read_bytes"]
+__all__ = ["SUPPORTED_FORMATS", "Source", "iter_pages", "label", "load_pages", "open_pages", "read_bytes"]
 
-Source = str | Path | bytes
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO | Image.Image | np.ndarray
+"""What can be read: a file path, a file's bytes, a binary file object, a PIL image or a numpy image."""
+
+SOURCE_KINDS = "a path, bytes, a binary file, a PIL image or a numpy array"
+
+
+def label(source: Source) -> str:
+    """How ``source`` is named in messages: its path, a file object's name, or ``<bytes>``, ``<file>``,
+    ``<image>``, ``<array>``."""
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    if isinstance(source, np.ndarray):
+        return "<array>"
+    if isinstance(source, Image.Image):
+        return "<image>"
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "<bytes>"
+    name = getattr(source, "name", None)
+    return name if isinstance(name, str) else "<file>"
 
 
 def load_pages(
@@ -29,9 +51,10 @@ def load_pages(
     name: str | None = None,
     max_pages: int | None = None,
 ) -> list[np.ndarray]:
-    """Every page of ``source`` (a path or the file's bytes) as an H×W×3 uint8 RGB array.
+    """Every page of ``source`` (see :data:`Source`) as an H×W×3 uint8 RGB array.
 
-    The format is detected from the content. PDF pages are rendered at ``dpi``; a page
+    The format of a file or bytes is detected from the content; a numpy array is one page
+    (see :func:`ocr.io.images.from_array`), a PIL image too (its current frame). PDF pages are rendered at ``dpi``; a page
     with more than ``max_pixels`` pixels, or a PDF or TIFF of more than ``max_pages``
     pages, is refused before it is decoded. ``name`` labels the input in error messages
     (default: the path, or ``<bytes>``). Limits raise :class:`~ocr.errors.InputTooLarge`,
@@ -53,16 +76,34 @@ def iter_pages(
     Problems with the input as a whole (missing, empty, unsupported, encrypted, corrupt
     header) raise at once; problems with one page raise when that page is reached.
     """
+    return open_pages(source, dpi=dpi, max_pixels=max_pixels, name=name, max_pages=max_pages)[1]
+
+
+def open_pages(
+    source: Source,
+    *,
+    dpi: int = DEFAULT_DPI,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    name: str | None = None,
+    max_pages: int | None = None,
+) -> tuple[str, Iterator[np.ndarray]]:
+    """The input's format (one of :data:`SUPPORTED_FORMATS`, ``array`` or ``image`` for PIL) and its
+    pages, as :func:`iter_pages` gives them."""
     if dpi <= 0 or max_pixels <= 0 or (max_pages is not None and max_pages <= 0):
         raise ValueError(f"dpi, max_pixels and max_pages must be positive, got {dpi}, {max_pixels}, {max_pages}")
-    label = name if name is not None else ("<bytes>" if isinstance(source, bytes) else str(source))
-    data = _read(source, label)
+    what = name if name is not None else label(source)
+    if isinstance(source, np.ndarray):
+        return "array", iter([images.from_array(source, what, max_pixels)])
+    if isinstance(source, Image.Image):
+        images.check_pixels(*source.size, max_pixels, what)
+        return "image", iter([images.to_rgb(source)])
+    data = _read(source, what)
     fmt = sniff(data)
     if fmt is None:
-        raise UnsupportedFormat(f"{label}: unsupported format (supported: {', '.join(SUPPORTED_FORMATS)})")
+        raise UnsupportedFormat(f"{what}: unsupported format (supported: {', '.join(SUPPORTED_FORMATS)})")
     if fmt == "PDF":
-        return pdf.rasterize(data, label, dpi, max_pixels, max_pages)
-    return images.decode(data, fmt, label, max_pixels, max_pages)
+        return fmt, pdf.rasterize(data, what, dpi, max_pixels, max_pages)
+    return fmt, images.decode(data, fmt, what, max_pixels, max_pages)
 
 
 def read_bytes(path: str | Path, name: str | None = None) -> bytes:
@@ -70,19 +111,29 @@ def read_bytes(path: str | Path, name: str | None = None) -> bytes:
     return _read(path, name if name is not None else str(path))
 
 
-def _read(source: Source, label: str) -> bytes:
-    if isinstance(source, bytes):
-        data = source
-    else:
+def _read(source: str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO, what: str) -> bytes:
+    """The bytes of a path, a bytes-like object or a binary file."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if path.is_dir():
-            raise InputError(f"{label}: is a directory, not a file")
+            raise InputError(f"{what}: is a directory, not a file")
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            raise InputError(f"{label}: no such file") from None
+            raise InputError(f"{what}: no such file") from None
         except OSError as exc:
-            raise InputError(f"{label}: cannot read ({exc.strerror or exc})") from None
+            raise InputError(f"{what}: cannot read ({exc.strerror or exc})") from None
+    elif callable(getattr(source, "read", None)):
+        try:
+            data = source.read()
+        except OSError as exc:
+            raise InputError(f"{what}: cannot read ({exc.strerror or exc})") from None
+        if not isinstance(data, bytes):
+            raise TypeError(f"{what}: the file is open in text mode; open it with 'rb'")
+    else:
+        raise TypeError(f"cannot read a {type(source).__name__}: give {SOURCE_KINDS}")
     if not data:
-        raise InputError(f"{label}: empty {'input' if isinstance(source, bytes) else 'file'}")
+        raise InputError(f"{what}: empty {'file' if isinstance(source, (str, os.PathLike)) else 'input'}")
     return data

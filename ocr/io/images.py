@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from contextlib import contextmanager
 from typing import Iterator
 
 import numpy as np
@@ -17,6 +18,7 @@ from PIL import Image, ImageOps
 from ..errors import InputError, InputTooLarge
 
 _PIL_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "TIFF": "TIFF", "BMP": "BMP", "WebP": "WEBP", "GIF": "GIF"}
+"""Our format names → PIL's (keys of ``Image.OPEN``)."""
 _WIDE_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 
 
@@ -47,24 +49,80 @@ def to_rgb(image: Image.Image) -> np.ndarray:
     return np.array(image.convert("RGB"))
 
 
+@contextmanager
+def _pil_quiet() -> Iterator[None]:
+    """PIL's warnings about corrupt metadata it skips, and about sizes our own limit rules on, silenced
+    for the block only (the process's warning filters are restored after it)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+        yield
+
+
+def from_array(array: np.ndarray, name: str, max_pixels: int) -> np.ndarray:
+    """An H×W×3 uint8 RGB page from a numpy image: H×W gray, H×W×1, H×W×3 RGB or H×W×4 RGBA
+    (composited on white); samples uint8, bool, other integers up to 255 (or 65535: 16-bit),
+    or floats in [0, 1] or [0, 255]. Anything else raises :class:`InputError`."""
+    if array.ndim == 3 and array.shape[2] in (1, 3, 4):
+        channels = array.shape[2]
+    elif array.ndim == 2:
+        channels, array = 1, array[:, :, None]
+    else:
+        raise InputError(f"{name}: expected an H×W gray, H×W×3 RGB or H×W×4 RGBA array, got shape {array.shape}")
+    height, width = array.shape[:2]
+    if height == 0 or width == 0:
+        raise InputError(f"{name}: the array holds no pixels (shape {array.shape})")
+    check_pixels(width, height, max_pixels, name)
+    samples = _samples_to_uint8(array, name)
+    if channels == 4:
+        alpha = samples[:, :, 3:].astype(np.uint16)
+        samples = ((samples[:, :, :3] * alpha + 255 * (255 - alpha) + 127) // 255).astype(np.uint8)
+    elif channels == 1:
+        samples = np.repeat(samples, 3, axis=2)
+    return np.ascontiguousarray(samples)
+
+
+def _samples_to_uint8(array: np.ndarray, name: str) -> np.ndarray:
+    """``array``'s samples as uint8 (see :func:`from_array` for the ranges accepted)."""
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8) * 255
+    if array.dtype.kind not in "uif":
+        raise InputError(f"{name}: unsupported array type {array.dtype} (use uint8, integers or floats)")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise InputError(f"{name}: the array holds NaN or infinite values")
+    low, high = float(array.min()), float(array.max())
+    if low < 0:
+        raise InputError(f"{name}: negative sample values ({low:g}); expected 0 to 1, 255 or 65535")
+    if array.dtype.kind == "f" and high <= 1.0:
+        scale = 255.0
+    elif high <= 255:
+        scale = 1.0
+    elif array.dtype.kind in "ui" and high <= 65535:
+        scale = 255.0 / 65535.0
+    else:
+        raise InputError(f"{name}: sample values up to {high:g}; expected 0 to 1 or 255 (floats), 255 or 65535")
+    return np.clip(np.rint(array.astype(np.float32) * scale), 0, 255).astype(np.uint8)
+
+
 def _open(data: bytes, fmt: str, name: str, max_pixels: int) -> Image.Image:
-    # PIL's own guard must never fire below our limit. Above it PIL warns (and raises above
-    # twice its value); our check right after opening refuses those images with a proper
-    # message, so the warning would only be noise, like PIL's warnings about corrupt metadata
-    # it skips. (filterwarnings is idempotent: re-adding a filter moves it to the front.)
-    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < max_pixels:
-        Image.MAX_IMAGE_PIXELS = max_pixels
-    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+    # The format's own opener, not Image.open: its guard against decompression bombs (a
+    # process-wide setting, Image.MAX_IMAGE_PIXELS) must not rule instead of ``max_pixels``,
+    # which is checked from each page's header before its pixels are decoded.
+    Image.init()
+    opener = Image.OPEN[_PIL_FORMATS[fmt]][0]
     try:
-        return Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[fmt]])
+        with _pil_quiet():
+            image = opener(io.BytesIO(data), None)
     except Image.DecompressionBombError:
         raise InputTooLarge(f"{name}: image exceeds the limit of {max_pixels:,} pixels") from None
     except Exception as exc:  # PIL reports corrupt headers with many exception types
         raise InputError(f"{name}: cannot decode {fmt} image ({_reason(exc)})") from None
+    return image
 
 
-def _check_pixels(width: int, height: int, max_pixels: int, what: str) -> None:
+def check_pixels(width: int, height: int, max_pixels: int, what: str) -> None:
     """Raise :class:`InputError` when a ``width``×``height`` image exceeds ``max_pixels``."""
     if width * height > max_pixels:
         raise InputTooLarge(
@@ -80,10 +138,11 @@ def _frames(image: Image.Image, count: int, fmt: str, name: str, max_pixels: int
                 image.seek(index)
             except Exception as exc:
                 raise InputError(f"{what}: cannot decode {fmt} image ({_reason(exc)})") from None
-            _check_pixels(*image.size, max_pixels, what)
+            check_pixels(*image.size, max_pixels, what)
             try:
-                image.load()
-                rgb = to_rgb(ImageOps.exif_transpose(image))
+                with _pil_quiet():
+                    image.load()
+                    rgb = to_rgb(ImageOps.exif_transpose(image))
             except Image.DecompressionBombError:
                 raise InputTooLarge(f"{what}: image exceeds the limit of {max_pixels:,} pixels") from None
             except Exception as exc:  # truncated data, bad chunks, unsupported sample layouts

@@ -35,10 +35,13 @@ function wordColor(word, engines) {
   return confidenceColor(word.confidence);
 }
 
+// A block's text as the server's text format has it: one text line per row of lines (a table's cells).
+function blockText(block) {
+  return block.rows.map((row) => row.map((index) => block.lines[index].text).join(" ")).join("\n");
+}
+
 function documentText(doc) {
-  return doc.pages
-    .map((page) => page.blocks.map((block) => block.lines.map((line) => line.text).join("\n")).join("\n\n"))
-    .join("\n\n\f\n\n");
+  return doc.pages.map((page) => page.blocks.map(blockText).join("\n\n")).join("\n\n\f\n\n");
 }
 
 function drawLegend(engines) {
@@ -100,7 +103,8 @@ async function read(file) {
   $("text").textContent = "";
   $("word").textContent = "";
   const started = performance.now();
-  const params = new URLSearchParams({ format: "json", engine: $("engine").value });
+  const params = new URLSearchParams({ format: "json" });
+  if ($("engine").value) params.set("engine", $("engine").value); // none yet: the service's default
   try {
     const response = await fetch(`/v1/ocr?${params}`, {
       method: "POST",
