@@ -1,8 +1,8 @@
 """The document tree every engine produces and every exporter consumes.
 
-Document → Page → Block → Line → Word. Geometry is in page pixel coordinates
-(x to the right, y down); a polygon is a list of at least four (x, y) points,
-clockwise from the top-left. Text and confidence of lines are derived from their
+Document → Page → Block → Line → Word. Geometry is in pixel coordinates of the page
+image as given (x to the right, y down), also when the page was read turned upright; a
+polygon is a list of at least four (x, y) points, clockwise from its text's top-left. Text and confidence of lines are derived from their
 words, so the tree cannot contradict itself.
 
 The JSON form (``to_dict``/``from_dict``) is a public contract described by
@@ -182,12 +182,16 @@ class Block:
 
 @dataclass(frozen=True)
 class Page:
-    """One page image's reading: its size in pixels, its index in the input, its blocks."""
+    """One page image's reading: its size in pixels, its index in the input, its blocks, and how it lay:
+    ``rotation`` degrees clockwise from upright and then ``skew`` degrees counter-clockwise
+    (undone before reading; outlines are still on the image as given)."""
 
     index: int
     width: int
     height: int
     blocks: tuple[Block, ...] = ()
+    rotation: int = 0
+    skew: float = 0.0
 
     @property
     def text(self) -> str:
@@ -207,6 +211,8 @@ class Page:
             "index": self.index,
             "width": self.width,
             "height": self.height,
+            "rotation": self.rotation,
+            "skew": self.skew,
             "blocks": [b.to_dict() for b in self.blocks],
         }
 
@@ -217,6 +223,8 @@ class Page:
             width=data["width"],
             height=data["height"],
             blocks=tuple(Block.from_dict(b) for b in data["blocks"]),
+            rotation=data.get("rotation", 0),
+            skew=data.get("skew", 0.0),
         )
 
 
