@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterator, Sequence, TextIO
 from . import __version__
 from .config import ScanOptions
 from .errors import EXIT_INPUT, EXIT_OK, OcrError, UsageError
-from .export import EXTENSIONS, FORMATS, render
+from .export import EXTENSIONS, FORMATS, render_file
 from .io import read_bytes
 from .io.files import TEMP_SUFFIX, write_atomic
 from .pipeline import read_document
@@ -193,9 +193,8 @@ def _read_input(engine_for: EngineFor, path: str, name: str, out: str, settings:
     document = read_document(data, settings.options, engine_for(settings.options), name=name)
     outputs = []
     for fmt in settings.formats:
-        rendered = render(document, fmt)
         relative = output_name(name, fmt)
-        write_atomic(Path(out) / relative, rendered if rendered.endswith("\n") else rendered + "\n")
+        write_atomic(Path(out) / relative, render_file(document, fmt, data, settings.options.dpi))
         outputs.append(relative)
     return {
         "sha256": hashlib.sha256(data).hexdigest(),
