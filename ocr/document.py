@@ -11,6 +11,7 @@ The JSON form (``to_dict``/``from_dict``) is a public contract described by
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
@@ -43,6 +44,16 @@ def bounding_box(polygons: Sequence[Polygon]) -> tuple[float, float, float, floa
 def share_row(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
     """Whether boxes (x0, y0, x1, y1) overlap vertically by half the lower one's height."""
     return min(a[3], b[3]) - max(a[1], b[1]) >= 0.5 * min(a[3] - a[1], b[3] - b[1])
+
+
+def reading_frame(polygon: Polygon) -> Polygon:
+    """``polygon`` turned by the quarter turn that makes its text run left to right (its first two
+    points, its text's top-left and top-right corners, give the direction): on a page read turned,
+    the rows of its text are rows again."""
+    (x0, y0), (x1, y1) = polygon[0], polygon[1]
+    quarter = round(math.degrees(math.atan2(y1 - y0, x1 - x0)) / 90) % 4
+    turn = ((1, 0, 0, 1), (0, 1, -1, 0), (-1, 0, 0, -1), (0, -1, 1, 0))[quarter]
+    return tuple((turn[0] * x + turn[1] * y, turn[2] * x + turn[3] * y) for x, y in polygon)
 
 
 def enclosing_polygon(polygons: Sequence[Polygon]) -> Polygon:
@@ -164,7 +175,7 @@ class Block:
         rows: list[str] = []
         previous: tuple[float, float, float, float] | None = None
         for line in self.lines:
-            box = bounding_box([line.polygon])
+            box = bounding_box([reading_frame(line.polygon)])
             if previous is not None and box[0] >= previous[2] and share_row(previous, box):
                 rows[-1] += " " + line.text
             else:

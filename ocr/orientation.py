@@ -149,6 +149,7 @@ def ink(gray: np.ndarray) -> np.ndarray:
     scale = WORK_SIDE / max(gray.shape)
     gray = cv2.resize(gray, (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale))),
                       interpolation=cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR)
+    gray = cv2.medianBlur(gray, 3)  # specks of scanner noise are not ink
     binary = cv2.adaptiveThreshold(gray, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 15)
     return binary.astype(bool)
 
