@@ -202,6 +202,8 @@ def _glyphless_font() -> bytes:
     builder.setupNameTable({"familyName": FONT_NAME, "styleName": "Regular"})
     builder.setupOS2(sTypoAscender=ASCENT, sTypoDescender=DESCENT, usWinAscent=ASCENT, usWinDescent=-DESCENT)
     builder.setupPost()
+    builder.font["head"].created = builder.font["head"].modified = 0  # the same bytes every time
+    builder.font.recalcTimestamp = False
     out = io.BytesIO()
     builder.save(out)
     return out.getvalue()
