@@ -56,7 +56,11 @@ SURE = 40.0
 page is not also tried with its lines running down it."""
 
 LETTER_GAP = 9
-"""Ink closer than this many pixels across the shrunk page joins into one piece of line."""
+"""Ink closer than this many pixels across the shrunk page joins into one piece of line ..."""
+
+GAP_PER_HEIGHT = 0.6
+"""... or closer than this many times the median height of the pieces so joined, when that is half as
+much again (large print)."""
 
 MIN_LINE_HEIGHT = 5
 """Smallest height, in pixels of the shrunk page, of a piece of line worth reading."""
@@ -64,7 +68,7 @@ MIN_LINE_HEIGHT = 5
 MIN_LETTERS = 4
 """Fewest separate pieces of ink a piece of line holds (a rule or a bar holds one)."""
 
-MIN_ELONGATION = 3.0
+MIN_ELONGATION = 2.0
 """Least width of a piece of line, in heights."""
 
 LINE_PAD = 0.15
@@ -199,13 +203,20 @@ def skew_of(mask: np.ndarray) -> float:
 
 def line_bands(mask: np.ndarray, count: int = SAMPLE_LINES) -> list[tuple[int, int, int, int]]:
     """Up to ``count`` pieces of text line of an upright ``mask`` as (x0, y0, x1, y1): its ink closed
-    across letter gaps, the blobs at least :data:`MIN_ELONGATION` times as wide as tall, of about
+    across letter gaps (see :data:`GAP_PER_HEIGHT`), the blobs at least :data:`MIN_ELONGATION` times as wide as tall, of about
     the usual height and made of :data:`MIN_LETTERS` or more pieces of ink (not a rule), widest
     first, each cut to :data:`LINE_WIDTH` heights."""
-    pieces, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    closed = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((1, LETTER_GAP), np.uint8))
-    _, _, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
-    x, y, w, h = (stats[1:, i] for i in range(4))
+    _, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    gap = LETTER_GAP
+    while True:
+        closed = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((1, gap), np.uint8))
+        _, _, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+        x, y, w, h = (stats[1:, i] for i in range(4))
+        tall = h[h >= MIN_LINE_HEIGHT]
+        wider = round(GAP_PER_HEIGHT * float(np.median(tall))) if len(tall) else 0
+        if wider <= 1.5 * gap:
+            break
+        gap = wider  # large print: close its wider gaps
     blobs = (h >= MIN_LINE_HEIGHT) & (w >= MIN_ELONGATION * h)
     if not blobs.any():
         return []
