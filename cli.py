@@ -251,7 +251,8 @@ def scan(inputs: tuple[str, ...], fmt: str, output: Path | None, engine: str, mo
     options = ScanOptions(engine=engine, mode=mode, lang=lang, dpi=dpi, max_pixels=max_pixels,  # type: ignore[arg-type]
                           rotate=rotate, pipeline=pipeline)  # type: ignore[arg-type]
     _check_destination(output, "--output")
-    if fmt == "pdf" and (output is None and sys.stdout.isatty() or len(inputs) > 1 and not (output and output.is_dir())):
+    several_to_one = len(inputs) > 1 and not (output is not None and output.is_dir())
+    if fmt == "pdf" and (output is None and sys.stdout.isatty() or several_to_one):
         raise click.BadParameter("a PDF goes to --output FILE (one input) or --output FOLDER (several)",
                                  param_hint="--format pdf")
     _check_destination(viz, "--viz")

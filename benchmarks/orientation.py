@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("sets", nargs="*", default=SETS)
     parser.add_argument("--limit", type=int, default=None, help="Only the first N pages of each set.")
     parser.add_argument("--json", dest="json_path", default=None, help="Write every number here.")
+    parser.add_argument("--skew-only", action="store_true", help="Leave out the turned pages (and the rotation score).")
     args = parser.parse_args()
     auto = ScanOptions()
     off = replace(auto, rotate="off")
@@ -70,7 +71,7 @@ def main() -> None:
             found = read(upright, auto, "auto")
             right += found.rotation == intrinsic
             total += 1
-            for turn in TURNS:
+            for turn in () if args.skew_only else TURNS:
                 found = read(np.ascontiguousarray(np.rot90(upright, -turn // 90)), auto, f"turned {turn}")
                 right += found.rotation == (intrinsic + turn) % 360
                 total += 1

@@ -2,8 +2,9 @@
 
 Document → Page → Block → Line → Word. Geometry is in pixel coordinates of the page
 image as given (x to the right, y down), also when the page was read turned upright; a
-polygon is a list of at least four (x, y) points, clockwise from its text's top-left. Text and confidence of lines are derived from their
-words, so the tree cannot contradict itself.
+polygon is a list of at least four (x, y) points, clockwise from its text's top-left.
+Text and confidence of lines are derived from their words, so the tree cannot contradict
+itself.
 
 The JSON form (``to_dict``/``from_dict``) is a public contract described by
 ``ocr/schema/document.schema.json``; ``from_dict(to_dict(d)) == d`` holds exactly.
