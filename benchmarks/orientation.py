@@ -82,6 +82,7 @@ def main() -> None:
         row = {
             "set": name,
             "pages": len(seconds["off"]),
+            "turns": total,
             "rotation_right": right / total,
             "bow_f1": {key: counts.f1 for key, counts in bags.items()},
             "seconds_per_page": {key: statistics.median(values) for key, values in seconds.items()},
@@ -90,9 +91,9 @@ def main() -> None:
         }
         rows.append(row)
         print(format_row(row), flush=True)
-    pages = sum(r["pages"] for r in rows)
-    print(f"all: rotation right on {100 * sum(r['rotation_right'] * r['pages'] for r in rows) / pages:.1f} % "
-          f"of {4 * pages} page turns")
+    turns = sum(r["turns"] for r in rows)
+    print(f"all: rotation right on {100 * sum(r['rotation_right'] * r['turns'] for r in rows) / turns:.1f} % "
+          f"of {turns} pages as read")
     if args.json_path:
         with open(args.json_path, "w", encoding="utf-8") as stream:
             json.dump(rows, stream, indent=2)
