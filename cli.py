@@ -35,11 +35,12 @@ _LIBRARY_LOGGER.setLevel(logging.WARNING)
 logger = logging.getLogger("ocr.cli")
 
 from ocr import __version__
-from ocr.config import DEFAULT_DPI, DEFAULT_ENGINE, DEFAULT_MAX_PIXELS, MODES, ScanOptions, load_settings
+from ocr.config import DEFAULT_DPI, DEFAULT_ENGINE, DEFAULT_MAX_PIXELS, MODES, ROTATES, ScanOptions, load_settings
 from ocr.document import Page
 from ocr.engines import create_engine, engine_class, engine_names, require_engine
 from ocr.errors import EXIT_INTERNAL, EXIT_OK, OcrError, UsageError
-from ocr.export import EXTENSIONS, FORMATS, draw_words, render
+from ocr.export import EXTENSIONS, FORMATS, draw_words, render, render_file
+from ocr.io import read_bytes
 from ocr.pipeline import STDIN, PageCallback, read_document
 from ocr.profile import profiling, stage
 from server.settings import ServiceSettings
@@ -56,6 +57,12 @@ Exit codes:
 With several inputs the exit code is the highest one met."""
 
 VIZ_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+rotate_option = click.option(
+    "--rotate", type=click.Choice(ROTATES), default="auto", show_default=True,
+    help="auto: find each page's rotation (0/90/180/270) and skew (up to 15 degrees) and undo them before reading "
+         "(word boxes stay on the image as given); off: read pages as given.")
 
 
 def _internal(exc: BaseException) -> str:
@@ -146,8 +153,12 @@ class _Sink:
         self.stream: TextIO | None = None
         self.count = 0
 
-    def write(self, rendered: str, stem: str) -> None:
-        """Append one input's rendering (several text documents are separated by a form feed)."""
+    def write(self, rendered: str | bytes, stem: str) -> None:
+        """Append one input's rendering (several text documents are separated by a form feed); a PDF's
+        bytes are the whole file."""
+        if isinstance(rendered, bytes):
+            self._write_binary(rendered, stem)
+            return
         if not rendered.endswith("\n"):
             rendered += "\n"
         if self.folder is not None:
@@ -170,6 +181,17 @@ class _Sink:
             self.stream.flush()
         except OSError as exc:
             raise UsageError(f"--output: cannot write {self.file}: {exc.strerror or exc}") from None
+
+    def _write_binary(self, content: bytes, stem: str) -> None:
+        path = self.folder / f"{stem}.{EXTENSIONS[self.fmt]}" if self.folder is not None else self.file
+        if path is None:
+            sys.stdout.buffer.write(content)
+            sys.stdout.buffer.flush()
+            return
+        try:
+            path.write_bytes(content)
+        except OSError as exc:
+            raise UsageError(f"--output: cannot write {path}: {exc.strerror or exc}") from None
 
     def close(self) -> None:
         if self.stream is not None:
@@ -217,10 +239,10 @@ def _settings_options(command: Callable[..., None]) -> Callable[..., None]:
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format  [default: from the --output file's extension (.txt, .json, .jsonl, .hocr, .xml "
-                   "for ALTO, .tsv), else text]")
+                   "for ALTO, .tsv, .pdf), else text]")
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Write to this file instead of standard output; a folder (an existing one, or a name ending in "
-                   "/, made if missing) gets one file per input (NAME.txt, .json, .hocr, .xml for ALTO, .tsv).")
+                   "/, made if missing) gets one file per input (NAME.txt, .json, .hocr, .xml for ALTO, .tsv, .pdf).")
 @_settings_options
 @click.option("-m", "--mode", type=click.Choice(MODES), default="page", show_default=True,
               help="page: find and read all text; line: the whole image is one line or word (no detection).")
@@ -240,10 +262,11 @@ def _settings_options(command: Callable[..., None]) -> Callable[..., None]:
 @click.option("--profile", is_flag=True,
               help="Print on stderr the time and counts of each stage (model loading, decoding, detector, line "
                    "crops, recognizer, word list, fallback, layout, export).")
+@rotate_option
 def scan(inputs: tuple[str, ...], fmt: str | None, output: str | None, engine: str | None, lang: str | None,
          config_file: str | None, detector: str | None, recognizer: str | None, threads: int | None, mode: str,
          dpi: int | None, max_pixels: int, viz: Path | None, fallback_threshold: float | None,
-         template_file: str | None, profile: bool) -> None:
+         template_file: str | None, profile: bool, rotate: str) -> None:
     """Read images and PDFs and write their text.
 
     INPUT is a file path, or - for standard input. Every page of a PDF or multi-page
@@ -258,6 +281,8 @@ def scan(inputs: tuple[str, ...], fmt: str | None, output: str | None, engine: s
       hocr, alto, tsv
                   complete files one after another: use --output FOLDER
                   for one file per input
+      pdf         a searchable PDF per input (its pages or images under an
+                  invisible text layer): --output FILE, or FOLDER for several
 
     \b
     Examples:
@@ -267,11 +292,12 @@ def scan(inputs: tuple[str, ...], fmt: str | None, output: str | None, engine: s
       ocr scan book.tiff --format hocr --output out/
       cat photo.jpg | ocr scan - --viz boxes.png
       ocr scan word.png --mode line
+      ocr scan scan.pdf --format pdf --output searchable.pdf
     """
     options = load_settings(config_file, {"engine": engine, "lang": lang, "dpi": dpi, "detector": detector,
                                           "recognizer": recognizer, "threads": threads,
                                           "fallback_threshold": fallback_threshold},
-                            ).scan_options(mode=mode, max_pixels=max_pixels)
+                            ).scan_options(mode=mode, max_pixels=max_pixels, rotate=rotate)
     if template_file is not None:
         given = click.get_current_context().get_parameter_source
         for flag, name in (("--viz", "viz"), ("--mode", "mode")):
@@ -281,6 +307,10 @@ def scan(inputs: tuple[str, ...], fmt: str | None, output: str | None, engine: s
             raise click.BadParameter("--template writes JSON records only", param_hint="--format")
     destination, fmt = _output_and_format(output, fmt)
     _check_destination(destination, "--output")
+    several_to_one = len(inputs) > 1 and not (destination is not None and destination.is_dir())
+    if fmt == "pdf" and (destination is None and sys.stdout.isatty() or several_to_one):
+        raise click.BadParameter("a PDF goes to --output FILE (one input) or --output FOLDER (several)",
+                                 param_hint="--format pdf")
     _check_destination(viz, "--viz")
     if template_file is not None:
         raise SystemExit(_scan_template(inputs, template_file, options, destination, engine))
@@ -304,9 +334,11 @@ def _scan_inputs(inputs: tuple[str, ...], fmt: str, output: Path | None, viz: Pa
     try:
         for item, stem in zip(inputs, _stems(inputs)):
             on_page = _viz_writer(viz, stem, len(inputs) > 1) if viz is not None else None
-            source: str | bytes = sys.stdin.buffer.read() if item == STDIN else item
             try:
-                document = read_document(source, options, reader, name=STDIN if item == STDIN else None,
+                source: str | bytes = sys.stdin.buffer.read() if item == STDIN else item
+                if fmt == "pdf" and item != STDIN:
+                    source = read_bytes(item)
+                document = read_document(source, options, reader, name=STDIN if item == STDIN else item,
                                          on_page=on_page)
             except OcrError as exc:
                 _say(str(exc))
@@ -317,7 +349,8 @@ def _scan_inputs(inputs: tuple[str, ...], fmt: str, output: Path | None, viz: Pa
                 worst = max(worst, EXIT_INTERNAL)
                 continue
             with stage("export", len(document.pages)):
-                sink.write(render(document, fmt), stem)
+                sink.write(render_file(document, fmt, source, options.dpi) if isinstance(source, bytes) and fmt == "pdf"
+                           else render(document, fmt), stem)
     finally:
         sink.close()
     summary = getattr(reader, "summary", None)
@@ -403,11 +436,11 @@ def _format_list(ctx: click.Context, param: click.Parameter, values: tuple[str, 
 @click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
               help="Refuse any page with more pixels.")
 @click.option("--max-pages", type=click.IntRange(min=1), default=None, help="Refuse PDFs and TIFFs with more pages.")
+@rotate_option
 def batch(inputs: tuple[str, ...], out: Path, formats: tuple[str, ...], list_file: TextIO | None, workers: int | None,
           ray_address: str | None, force: bool, timeout: float | None, engine: str | None, lang: str | None,
           config_file: str | None, detector: str | None, recognizer: str | None, threads: int | None, mode: str,
-          dpi: int | None,
-          max_pixels: int, max_pages: int | None) -> None:
+          dpi: int | None, max_pixels: int, max_pages: int | None, rotate: str) -> None:
     """Read many images and PDFs in parallel into a folder of outputs; rerun to resume.
 
     INPUT is a file, a folder (read recursively: PNG, JPEG, TIFF, BMP, WebP, GIF and
@@ -443,7 +476,7 @@ def batch(inputs: tuple[str, ...], out: Path, formats: tuple[str, ...], list_fil
         raise click.UsageError("give at least one INPUT or --list")
     options = load_settings(config_file, {"engine": engine, "lang": lang, "dpi": dpi, "detector": detector,
                                           "recognizer": recognizer, "threads": threads},
-                            ).scan_options(mode=mode, max_pixels=max_pixels, max_pages=max_pages)
+                            ).scan_options(mode=mode, max_pixels=max_pixels, max_pages=max_pages, rotate=rotate)
     settings = BatchSettings(options, formats)
     found, failures = collect_inputs(specs, exclude=out)
     progress = Progress(sys.stderr, len(found)) if sys.stderr.isatty() and found else None
@@ -475,14 +508,15 @@ def batch(inputs: tuple[str, ...], out: Path, formats: tuple[str, ...], list_fil
 @click.option("--max-pages", type=click.IntRange(min=1), default=ServiceSettings.max_pages, show_default=True,
               help="Most pages in a PDF or TIFF (more: 413).")
 @_settings_options
+@rotate_option
 def serve(host: str, port: int, workers: int | None, max_queue: int, timeout: float, max_upload_mb: float,
           max_pixels: int, max_pages: int, engine: str | None, lang: str | None, config_file: str | None,
-          detector: str | None, recognizer: str | None, threads: int | None) -> None:
+          detector: str | None, recognizer: str | None, threads: int | None, rotate: str) -> None:
     """Serve the HTTP API (POST /v1/ocr) and a page to try it at /.
 
     \b
     Routes: POST /v1/ocr (an image or PDF, raw or multipart; ?format=json|text|
-    hocr|alto|tsv, &engine, &mode, &lang, &dpi), GET /healthz, GET /readyz,
+    hocr|alto|tsv|pdf, &engine, &mode, &lang, &dpi, &rotate), GET /healthz, GET /readyz,
     GET /docs (OpenAPI), GET / (drop an image, see its words).
 
     \b
@@ -496,7 +530,7 @@ def serve(host: str, port: int, workers: int | None, max_queue: int, timeout: fl
     chosen = load_settings(config_file, {"engine": engine, "lang": lang, "detector": detector, "recognizer": recognizer,
                                          "threads": threads})
     require_engine(chosen.engine)  # every worker loads it: without it no request could be answered
-    settings = ServiceSettings(engine=chosen.engine, lang=chosen.lang, pipeline=chosen.pipeline,
+    settings = ServiceSettings(engine=chosen.engine, lang=chosen.lang, pipeline=chosen.pipeline, rotate=rotate,
                                workers=workers or len(os.sched_getaffinity(0)),
                                max_queue=max_queue, timeout=timeout, max_upload_bytes=round(max_upload_mb * 2**20),
                                max_pixels=max_pixels, max_pages=max_pages)

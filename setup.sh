@@ -17,6 +17,8 @@ fi
 # Tesseract with English, and the fonts that samples/ and the synthetic training data are drawn with.
 packages=(tesseract-ocr tesseract-ocr-eng fonts-dejavu-core fonts-liberation2 fonts-noto-core
           fonts-freefont-ttf fonts-urw-base35)
+# Poppler's pdftotext: the independent reader the tests check searchable PDFs' text layer with.
+packages+=(poppler-utils)
 # Headless Chromium and its WebDriver, for the end-to-end test of the service's web page.
 packages+=(chromium chromium-driver)
 

@@ -41,7 +41,7 @@ from . import __version__
 from .config import ScanOptions
 from .engines import engine_class, model_digests
 from .errors import EXIT_INPUT, EXIT_OK, OcrError, UsageError
-from .export import EXTENSIONS, FORMATS, render
+from .export import EXTENSIONS, FORMATS, render_file
 from .io import read_bytes
 from .io.files import TEMP_SUFFIX, write_atomic
 from .pipeline import read_document
@@ -210,11 +210,10 @@ def collect_inputs(specs: Sequence[str], exclude: Path | None = None) -> tuple[l
 # --- writing ---------------------------------------------------------------------------
 
 
-def _render_input(engine_for: EngineFor, data: bytes, name: str, settings: BatchSettings) -> tuple[int, list[str]]:
+def _render_input(engine_for: EngineFor, data: bytes, name: str, settings: BatchSettings) -> tuple[int, list[bytes]]:
     """The worker's task: an input's pages and its renderings in ``settings.formats``."""
     document = read_document(data, settings.options, engine_for(settings.options), name=name)
-    renderings = [render(document, fmt) for fmt in settings.formats]
-    return len(document.pages), [text if text.endswith("\n") else text + "\n" for text in renderings]
+    return len(document.pages), [render_file(document, fmt, data, settings.options.dpi) for fmt in settings.formats]
 
 
 class Executor(Protocol):

@@ -26,6 +26,11 @@ Mode = Literal["page", "line"]
 
 MODES: tuple[str, ...] = get_args(Mode)
 
+Rotate = Literal["auto", "off"]
+"""``auto``: find each page's rotation and skew and undo them before reading; ``off``: read pages as given."""
+
+ROTATES: tuple[str, ...] = get_args(Rotate)
+
 DEFAULT_ENGINE = "hybrid"
 DEFAULT_DPI = 300
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -221,8 +226,8 @@ class ScanOptions:
     ``lang``: the engine's language code(s), Tesseract style (``eng``, ``eng+deu``);
     ``dpi``: resolution PDF pages are rendered at; ``max_pixels``: largest page accepted
     (also the guard against decompression bombs); ``max_pages``: most pages accepted in
-    one PDF or TIFF (``None``: no limit); ``pipeline``: settings of the neural and
-    hybrid engines.
+    one PDF or TIFF (``None``: no limit); ``rotate``: see :data:`Rotate`; ``pipeline``:
+    settings of the neural and hybrid engines.
     """
 
     engine: str = DEFAULT_ENGINE
@@ -231,6 +236,7 @@ class ScanOptions:
     dpi: int = DEFAULT_DPI
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_pages: int | None = None
+    rotate: Rotate = "auto"
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
 
     def __post_init__(self) -> None:
@@ -238,6 +244,8 @@ class ScanOptions:
             raise UsageError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if not self.lang or any(not code for code in self.lang.split("+")):
             raise UsageError(f"invalid language {self.lang!r} (expected e.g. 'eng' or 'eng+deu')")
+        if self.rotate not in ROTATES:
+            raise UsageError(f"rotate must be one of {', '.join(ROTATES)}, got {self.rotate!r}")
         if self.dpi <= 0:
             raise UsageError(f"dpi must be positive, got {self.dpi}")
         if self.max_pixels <= 0:

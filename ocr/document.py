@@ -1,9 +1,10 @@
 """The document tree every engine produces and every exporter consumes.
 
-Document → Page → Block → Line → Word. Geometry is in page pixel coordinates
-(x to the right, y down); a polygon is a list of at least four (x, y) points,
-clockwise from the top-left. Text and confidence of lines are derived from their
-words, so the tree cannot contradict itself.
+Document → Page → Block → Line → Word. Geometry is in pixel coordinates of the page
+image as given (x to the right, y down), also when the page was read turned upright; a
+polygon is a list of at least four (x, y) points, clockwise from its text's top-left.
+Text and confidence of lines are derived from their words, so the tree cannot contradict
+itself.
 
 The JSON form (``to_dict``/``from_dict``) is a public contract described by
 ``ocr/schema/document.schema.json``; ``from_dict(to_dict(d)) == d`` holds exactly.
@@ -11,6 +12,7 @@ The JSON form (``to_dict``/``from_dict``) is a public contract described by
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -45,6 +47,16 @@ def bounding_box(polygons: Sequence[Polygon]) -> tuple[float, float, float, floa
 def share_row(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
     """Whether boxes (x0, y0, x1, y1) overlap vertically by half the lower one's height."""
     return min(a[3], b[3]) - max(a[1], b[1]) >= 0.5 * min(a[3] - a[1], b[3] - b[1])
+
+
+def reading_frame(polygon: Polygon) -> Polygon:
+    """``polygon`` turned by the quarter turn that makes its text run left to right (its first two
+    points, its text's top-left and top-right corners, give the direction): on a page read turned,
+    the rows of its text are rows again."""
+    (x0, y0), (x1, y1) = polygon[0], polygon[1]
+    quarter = round(math.degrees(math.atan2(y1 - y0, x1 - x0)) / 90) % 4
+    turn = ((1, 0, 0, 1), (0, 1, -1, 0), (-1, 0, 0, -1), (0, -1, 1, 0))[quarter]
+    return tuple((turn[0] * x + turn[1] * y, turn[2] * x + turn[3] * y) for x, y in polygon)
 
 
 def enclosing_polygon(polygons: Sequence[Polygon]) -> Polygon:
@@ -166,7 +178,7 @@ class Block:
         rows: list[list[int]] = []
         previous: tuple[float, float, float, float] | None = None
         for index, line in enumerate(self.lines):
-            box = bounding_box([line.polygon])
+            box = bounding_box([reading_frame(line.polygon)])
             if previous is not None and box[0] >= previous[2] and share_row(previous, box):
                 rows[-1].append(index)
             else:
@@ -190,15 +202,19 @@ class Block:
 
 @dataclass(frozen=True)
 class Page:
-    """One page image's reading: its size in pixels, its index in the input, its blocks, and for a PDF
-    page ``points``, its pixel size in PDF points (pixel coordinates × ``points[0] / width`` are points:
-    72 / the dpi it was rendered at)."""
+    """One page image's reading: its size in pixels, its index in the input, its blocks, how it lay:
+    ``rotation`` degrees clockwise from upright and then ``skew`` degrees counter-clockwise (undone
+    before reading; outlines are still on the image as given), and for a PDF page ``points``, its
+    pixel size in PDF points (pixel coordinates × ``points[0] / width`` are points: 72 / the dpi it
+    was rendered at)."""
 
     index: int
     width: int
     height: int
     blocks: tuple[Block, ...] = ()
     points: tuple[float, float] | None = None
+    rotation: int = 0
+    skew: float = 0.0
 
     @property
     def text(self) -> str:
@@ -218,6 +234,8 @@ class Page:
             "index": self.index,
             "width": self.width,
             "height": self.height,
+            "rotation": self.rotation,
+            "skew": self.skew,
             "blocks": [b.to_dict() for b in self.blocks],
         }
         if self.points is not None:
@@ -233,6 +251,8 @@ class Page:
             height=data["height"],
             blocks=tuple(Block.from_dict(b) for b in data["blocks"]),
             points=(points[0], points[1]) if points is not None else None,
+            rotation=data.get("rotation", 0),
+            skew=data.get("skew", 0.0),
         )
 
 

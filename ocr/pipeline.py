@@ -16,6 +16,7 @@ from .config import ScanOptions
 from .document import POINTS_PER_INCH, Document, Page
 from .engines import Engine, model_digests
 from .io import Source, label, open_pages
+from .orientation import Orientation, find_orienter, to_input_frame, transform
 from .profile import stage, timed
 
 STDIN = "-"
@@ -42,13 +43,22 @@ def read_pages(
 ) -> Document:
     """A Document named ``source`` from page images read one by one by ``engine``.
 
+    With ``options.rotate == "auto"`` (page mode) each page is first set upright
+    (:mod:`ocr.orientation`); its words are still given on the image as it came.
     ``on_page(image, page)`` is called after each page is read (e.g. to draw it). Pages of
     a PDF (``input_format``) record their size in points, from the dpi they were rendered at.
     """
     read: list[Page] = []
+    orienter = find_orienter(options.pipeline.threads) if options.rotate == "auto" and options.mode == "page" else None
     for index, image in enumerate(timed(pages, "decode input")):
+        upright, found = image, Orientation()
+        if orienter is not None:
+            with stage("orientation and skew", 1):
+                found = orienter.find(image)
+                upright = transform(image, found)
         with stage(f"{engine.name} engine", 1):
-            page = engine.read(image, options.mode, index)
+            page = engine.read(upright, options.mode, index)
+        page = to_input_frame(page, found, image.shape[1], image.shape[0])
         if input_format == "PDF":
             scale = POINTS_PER_INCH / options.dpi
             page = replace(page, points=(round(page.width * scale, 2), round(page.height * scale, 2)))

@@ -31,7 +31,7 @@ from typing import Any, Callable, TypeVar
 from .config import DEFAULT_DPI, DEFAULT_MAX_PIXELS, ScanOptions
 from .engines import Engine, create_engine
 from .errors import EngineError, EngineTimeout, OcrError
-from .export import render
+from .export import render, render_file
 from .pipeline import read_document
 
 T = TypeVar("T")
@@ -313,7 +313,10 @@ class WorkerPool:
         self.close()
 
 
-def read_task(engine_for: EngineFor, data: bytes, name: str, options: ScanOptions, fmt: str) -> tuple[int, str]:
-    """A task: ``data`` (an input's bytes) read with ``options`` and rendered in ``fmt``; (pages, rendering)."""
+def read_task(engine_for: EngineFor, data: bytes, name: str, options: ScanOptions, fmt: str) -> tuple[int, str | bytes]:
+    """A task: ``data`` (an input's bytes) read with ``options`` and rendered in ``fmt``; (pages, rendering:
+    text, or the bytes of a PDF)."""
     document = read_document(data, options, engine_for(options), name=name)
+    if fmt == "pdf":
+        return len(document.pages), render_file(document, fmt, data, options.dpi)
     return len(document.pages), render(document, fmt)

@@ -235,6 +235,12 @@ def _pin_timestamps(data: bytes) -> bytes:
     return re.sub(rb"/ID\[<[0-9A-F]{32}><[0-9A-F]{32}>\]", b"/ID[<" + file_id + b"><" + file_id + b">]", data)
 
 
+def rotated_page() -> Image.Image:
+    """The clean page scanned crooked and sideways: its lines rise 3 degrees, then it is turned a quarter clockwise."""
+    crooked = clean_page().convert("RGB").rotate(3, resample=Image.Resampling.BICUBIC, expand=True, fillcolor="white")
+    return crooked.rotate(-90, expand=True)
+
+
 def main(folder: Path) -> None:
     """Write every sample and its ground truth into ``folder``."""
     rng = np.random.default_rng(2024)
@@ -253,6 +259,7 @@ def main(folder: Path) -> None:
     image, truth = scoreboard()
     outputs["scoreboard.png"] = (encoded(image, "PNG", optimize=True), truth)
     outputs["two_page.pdf"] = (two_page_pdf(rng), gt_text(PDF_PAGE_1) + "\n\f" + gt_text(PDF_PAGE_2))
+    outputs["rotated_page.png"] = (encoded(rotated_page(), "PNG", optimize=True), gt_text(CLEAN_PAGE))
     for name, (data, truth) in outputs.items():
         (folder / name).write_bytes(data)
         (folder / f"{Path(name).stem}.gt.txt").write_text(truth + "\n", encoding="utf-8")

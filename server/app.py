@@ -34,7 +34,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ocr import __version__
-from ocr.config import DEFAULT_DPI, Mode
+from ocr.config import DEFAULT_DPI, Mode, Rotate
 from ocr.engines import availability, engine_names
 from ocr.errors import EngineTimeout, InputError, InputTooLarge, OcrError, UnsupportedFormat, UsageError
 from ocr.export import FORMATS, MEDIA_TYPES
@@ -180,8 +180,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         lang: str = Query(settings.lang, pattern=r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$", max_length=64,
                           description="Language(s) for the engine, e.g. eng or eng+deu."),
         dpi: int = Query(DEFAULT_DPI, ge=36, le=settings.max_dpi, description="Resolution PDF pages are rendered at."),
+        rotate: Rotate = Query(settings.rotate, description="auto: find and undo each page's rotation and skew; "
+                                                            "off: read pages as given."),
     ) -> Response:
-        """Read every page of the upload; the ``ocr.document/1`` JSON, or text, hOCR, ALTO or TSV."""
+        """Read every page of the upload; the ``ocr.document/1`` JSON, or text, hOCR, ALTO, TSV or a searchable PDF."""
         admission: _Admission = runtime["admission"]
         deadline = time.monotonic() + settings.timeout
         check_length(request.headers.get("content-length"), settings.max_upload_bytes)
@@ -189,7 +191,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         try:
             upload = await read_upload(request.headers.get("content-type"), request.stream(), settings.max_upload_bytes)
             try:
-                options = settings.options(engine=engine, mode=mode, lang=lang, dpi=dpi)
+                options = settings.options(engine=engine, mode=mode, lang=lang, dpi=dpi, rotate=rotate)
             except UsageError as exc:
                 raise ApiError(422, str(exc)) from None
             try:

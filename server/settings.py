@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from ocr.config import DEFAULT_ENGINE, PipelineConfig, ScanOptions
+from ocr.config import DEFAULT_ENGINE, PipelineConfig, Rotate, ScanOptions
 from ocr.errors import UsageError
 
 
@@ -14,8 +14,8 @@ from ocr.errors import UsageError
 class ServiceSettings:
     """The service's engine and limits (the flags of ``ocr serve``).
 
-    ``engine``, ``lang``: what requests use unless they say otherwise (every worker
-    loads them as it starts); ``workers``: worker processes, i.e. requests read at once;
+    ``engine``, ``lang``, ``rotate``: what requests use unless they say otherwise (every worker
+    loads the engine as it starts); ``workers``: worker processes, i.e. requests read at once;
     ``max_queue``: requests that may wait beyond those (more get 503); ``timeout``:
     seconds a request may take in all, waiting included (then 503 if it was still
     waiting, 504 if it was being read); ``max_upload_bytes``, ``max_pixels`` per page,
@@ -26,6 +26,7 @@ class ServiceSettings:
 
     engine: str = DEFAULT_ENGINE
     lang: str = "eng"
+    rotate: Rotate = "auto"
     workers: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))
     max_queue: int = 32
     timeout: float = 60.0
@@ -44,5 +45,6 @@ class ServiceSettings:
 
     def options(self, **overrides: Any) -> ScanOptions:
         """Read options under these limits."""
-        values = {"engine": self.engine, "lang": self.lang, "pipeline": self.pipeline, **overrides}
+        values = {"engine": self.engine, "lang": self.lang, "pipeline": self.pipeline, "rotate": self.rotate,
+                  **overrides}
         return ScanOptions(max_pixels=self.max_pixels, max_pages=self.max_pages, **values)

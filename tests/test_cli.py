@@ -146,7 +146,7 @@ def test_bad_inputs_as_real_processes(tmp_path: Path) -> None:
 
 def test_usage_errors_exit_2() -> None:
     for args in (["scan"], ["scan", "x.png", "--engine", "nope"], ["scan", "x.png", "--mode", "block"],
-                 ["scan", "x.png", "--dpi", "0"], ["scan", "x.png", "--format", "pdf"], ["frobnicate"],
+                 ["scan", "x.png", "--dpi", "0"], ["scan", "x.png", "--format", "docx"], ["frobnicate"],
                  ["scan", "x.png", "--viz", "out.gif"], ["scan", "x.png", "--output", "/no/such/folder/out.txt"]):
         result = invoke(*args)
         assert result.exit_code == EXIT_USAGE, (args, result.output)

@@ -16,8 +16,10 @@ ALTO = "{http://www.loc.gov/standards/alto/ns-v4#}"
 
 
 def test_formats_and_unknown_format() -> None:
-    assert FORMATS == ("text", "json", "hocr", "alto", "tsv")
-    with pytest.raises(ValueError, match="unknown output format 'pdf'"):
+    assert FORMATS == ("text", "json", "hocr", "alto", "tsv", "pdf")
+    with pytest.raises(ValueError, match="unknown output format 'docx'"):
+        render(rich_document(), "docx")
+    with pytest.raises(ValueError, match="pdf format needs the input"):
         render(rich_document(), "pdf")
 
 

@@ -1,4 +1,4 @@
-"""Documents to output formats (text, JSON, hOCR, ALTO, TSV), the JSON Schema, and drawing."""
+"""Documents to output formats (text, JSON, hOCR, ALTO, TSV, searchable PDF), the JSON Schema, and drawing."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from ..document import Document
 from . import alto, hocr, tsv
 from .draw import draw_words
 
-__all__ = ["EXTENSIONS", "FORMATS", "MEDIA_TYPES", "draw_words", "render", "schema"]
+__all__ = ["EXTENSIONS", "FORMATS", "MEDIA_TYPES", "draw_words", "render", "render_file", "schema"]
 
-FORMATS: tuple[str, ...] = ("text", "json", "hocr", "alto", "tsv")
+FORMATS: tuple[str, ...] = ("text", "json", "hocr", "alto", "tsv", "pdf")
 
-EXTENSIONS: dict[str, str] = {"text": "txt", "json": "json", "hocr": "hocr", "alto": "xml", "tsv": "tsv"}
+EXTENSIONS: dict[str, str] = {"text": "txt", "json": "json", "hocr": "hocr", "alto": "xml", "tsv": "tsv", "pdf": "pdf"}
 """File name extension of each output format."""
 
 MEDIA_TYPES: dict[str, str] = {
@@ -23,6 +23,7 @@ MEDIA_TYPES: dict[str, str] = {
     "hocr": "application/xhtml+xml; charset=utf-8",
     "alto": "application/xml; charset=utf-8",
     "tsv": "text/tab-separated-values; charset=utf-8",
+    "pdf": "application/pdf",
 }
 """Media type (with charset) of each output format."""
 
@@ -41,7 +42,7 @@ _RENDERERS: dict[str, Callable[[Document], str]] = {
 
 
 def render(document: Document, fmt: str) -> str:
-    """``document`` in output format ``fmt`` (one of :data:`FORMATS`).
+    """``document`` in text output format ``fmt`` (one of :data:`FORMATS` but ``pdf``).
 
     ``text``: lines in reading order, a blank line between blocks, a form feed between
     pages. ``json``: the ``ocr.document/1`` contract on one line. ``hocr``, ``alto``,
@@ -50,8 +51,22 @@ def render(document: Document, fmt: str) -> str:
     try:
         renderer = _RENDERERS[fmt]
     except KeyError:
+        if fmt == "pdf":
+            raise ValueError("the pdf format needs the input: use render_file") from None
         raise ValueError(f"unknown output format {fmt!r} (choose from {', '.join(FORMATS)})") from None
     return renderer(document)
+
+
+def render_file(document: Document, fmt: str, original: bytes, dpi: int) -> bytes:
+    """The content of ``document``'s output file in format ``fmt``: a searchable PDF over ``original``, the
+    input read at ``dpi`` (:func:`ocr.export.pdf.render_pdf`), or the UTF-8 text of :func:`render`
+    ending with a newline."""
+    if fmt == "pdf":
+        from .pdf import render_pdf
+
+        return render_pdf(document, original, dpi)
+    text = render(document, fmt)
+    return (text if text.endswith("\n") else text + "\n").encode("utf-8")
 
 
 def schema() -> dict[str, Any]:

@@ -81,3 +81,20 @@ def _render(document: pdfium.PdfDocument, index: int, what: str, dpi: int, max_p
         return np.array(bitmap.to_numpy()[:, :, :3])
     finally:
         page.close()
+
+
+def pages_with_text(data: bytes) -> list[bool]:
+    """For each page of PDF ``data``, whether it already holds text (born digital, or OCRed before)."""
+    with _PDFIUM_LOCK:
+        document = pdfium.PdfDocument(data)
+        try:
+            found = []
+            for index in range(len(document)):
+                page = document[index]
+                text = page.get_textpage()
+                found.append(text.count_chars() > 0)
+                text.close()
+                page.close()
+            return found
+        finally:
+            document.close()

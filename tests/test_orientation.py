@@ -1,0 +1,104 @@
+"""Page rotation and skew: found on the samples turned every way, undone before reading, outlines
+given back on the input image (the real recognizer on onnxruntime, the real pipeline)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from sample_files import sample, truth
+
+from ocr.config import ScanOptions
+from ocr.document import Block, Line, Page, Word, bounding_box
+from ocr.engines import create_engine
+from ocr.engines.tesseract import TesseractEngine
+from ocr.errors import UsageError
+from ocr.eval.metrics import cer
+from ocr.orientation import Orientation, _matrix, find_orienter, to_input_frame, transform
+from ocr.pipeline import read_document, read_pages
+
+SAMPLES = ("clean_page.png", "noisy_scan.jpg", "receipt.png", "scoreboard.png")
+
+
+def pixels(name: str) -> np.ndarray:
+    with Image.open(sample(name)) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def turned(image: np.ndarray, degrees: int) -> np.ndarray:
+    """``image`` turned clockwise by ``degrees`` (a multiple of 90)."""
+    return np.ascontiguousarray(np.rot90(image, -degrees // 90))
+
+
+@pytest.mark.parametrize("degrees", [0, 90, 180, 270])
+@pytest.mark.parametrize("name", SAMPLES)
+def test_every_sample_turned_every_way_is_found(name: str, degrees: int) -> None:
+    found = find_orienter().find(turned(pixels(name), degrees))
+    assert found.rotation == degrees
+    assert found.skew == pytest.approx(find_orienter().find(pixels(name)).skew, abs=0.3)  # noisy_scan leans 1.2°
+
+
+@pytest.mark.parametrize("skew", [-12.0, -5.0, 5.0, 12.0])
+def test_skew_is_measured_to_half_a_degree(skew: float) -> None:
+    crooked = transform(pixels("clean_page.png"), Orientation(0, -skew))  # lines rise by ``skew`` degrees
+    found = find_orienter().find(crooked)
+    assert found.rotation == 0
+    assert found.skew == pytest.approx(skew, abs=0.5)
+
+
+def test_the_rotated_sample_reads_as_the_upright_page_and_records_how_it_lay() -> None:
+    document = read_document(sample("rotated_page.png"), ScanOptions(), create_engine("hybrid", ScanOptions()))
+    page = document.pages[0]
+    assert (page.rotation, page.skew) == (90, pytest.approx(3.0, abs=0.5))
+    assert cer(document.text, truth("rotated_page.png")) < 0.02
+    with Image.open(sample("rotated_page.png")) as image:
+        assert (page.width, page.height) == image.size
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_words_of_a_turned_page_lie_on_the_image_as_given(degrees: int) -> None:
+    """Each word read on the page turned clockwise is where the upright reading's word goes when turned."""
+    engine = TesseractEngine()
+    upright = pixels("clean_page.png")
+    height, width = upright.shape[:2]
+    plain = read_pages([upright], ScanOptions(engine="tesseract", rotate="off"), engine, "upright").pages[0]
+    read = read_pages([turned(upright, degrees)], ScanOptions(engine="tesseract"), engine, "turned").pages[0]
+    assert read.rotation == degrees and read.text == plain.text
+    for before, after in zip(plain.words, read.words):
+        corners = {90: lambda x, y: (height - y, x), 180: lambda x, y: (width - x, height - y),
+                   270: lambda x, y: (y, width - x)}[degrees]
+        expected = [corners(x, y) for x, y in before.polygon]
+        assert np.allclose(after.polygon, expected, atol=0.02)
+        assert after.polygon[0] == pytest.approx(expected[0], abs=0.02)  # still the word's own top-left first
+
+
+def test_rotate_off_reads_the_page_as_given() -> None:
+    page = read_pages([turned(pixels("clean_page.png"), 180)], ScanOptions(engine="tesseract", rotate="off"),
+                      TesseractEngine(), "x").pages[0]
+    assert (page.rotation, page.skew) == (0, 0.0)
+    assert cer(page.text, truth("clean_page.png")) > 0.5
+
+
+def test_a_blank_page_is_left_as_it_is() -> None:
+    assert find_orienter().find(np.full((300, 200, 3), 255, np.uint8)) == Orientation()
+
+
+def test_outlines_go_back_through_skew_and_turn_exactly() -> None:
+    found = Orientation(270, 7.5)
+    image = np.zeros((120, 200, 3), np.uint8)
+    upright = transform(image, found)
+    word = Word("x", ((10.0, 20.0), (60.0, 20.0), (60.0, 40.0), (10.0, 40.0)), 0.9, "test")
+    page = Page(0, upright.shape[1], upright.shape[0], (Block.of([Line.of([word])]),))
+    back = to_input_frame(page, found, 200, 120)
+    assert (back.width, back.height, back.rotation, back.skew) == (200, 120, 270, 7.5)
+    moved = next(back.words).polygon
+    forward = _matrix(found, 200, 120)[0]
+    again = [tuple(forward[:2, :2] @ np.array(p) + forward[:2, 2]) for p in moved]
+    assert np.allclose(again, word.polygon, atol=0.05)
+    x0, y0, x1, y1 = bounding_box([moved])
+    assert 0 <= x0 < x1 <= 200 and 0 <= y0 < y1
+
+
+def test_rotate_must_be_auto_or_off() -> None:
+    with pytest.raises(UsageError, match="rotate"):
+        ScanOptions(rotate="sideways")  # type: ignore[arg-type]
