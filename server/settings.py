@@ -20,7 +20,8 @@ class ServiceSettings:
     seconds a request may take in all, waiting included (then 503 if it was still
     waiting, 504 if it was being read); ``max_upload_bytes``, ``max_pixels`` per page,
     ``max_pages`` per PDF or TIFF: larger inputs get 413; ``max_dpi``: the highest
-    ``dpi`` a request may ask for.
+    ``dpi`` a request may ask for; ``engines``: those requests may ask for (empty: only
+    ``engine``), as each one a worker builds stays in its memory.
     """
 
     engine: str = DEFAULT_ENGINE
@@ -32,8 +33,10 @@ class ServiceSettings:
     max_pixels: int = 40_000_000
     max_pages: int = 20
     max_dpi: int = 600
+    engines: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "engines", tuple(dict.fromkeys((self.engine, *self.engines))))
         for name in ("workers", "max_upload_bytes", "max_pixels", "max_pages", "max_dpi"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be at least 1, got {getattr(self, name)}")

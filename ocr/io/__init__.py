@@ -9,14 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
+import os
+import stat
+from typing import BinaryIO
+
 import numpy as np
 
 from ..config import DEFAULT_DPI, DEFAULT_MAX_PIXELS
-from ..errors import InputError, UnsupportedFormat
+from ..errors import InputError, InputTooLarge, UnsupportedFormat
 from . import images, pdf
 from .formats import SUPPORTED_FORMATS, sniff
 
-__all__ = ["SUPPORTED_FORMATS", "iter_pages", "load_pages", "read_bytes"]
+__all__ = ["SUPPORTED_FORMATS", "iter_pages", "load_pages", "read_bytes", "read_stream"]
 
 Source = str | Path | bytes
 
@@ -66,23 +70,42 @@ def iter_pages(
 
 
 def read_bytes(path: str | Path, name: str | None = None) -> bytes:
-    """The content of file ``path``; missing, unreadable, directory or empty raise :class:`InputError`."""
+    """The content of regular file ``path``; missing, unreadable, empty or not a regular file (a folder, a
+    FIFO, a device) raise :class:`InputError`."""
     return _read(path, name if name is not None else str(path))
+
+
+def read_stream(stream: BinaryIO, limit: int, name: str) -> bytes:
+    """All of ``stream`` (e.g. standard input); :class:`InputTooLarge` as soon as it holds more than ``limit`` bytes."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise InputTooLarge(f"{name}: input exceeds the limit of {limit / 2**20:g} MiB")
+    return data
 
 
 def _read(source: Source, label: str) -> bytes:
     if isinstance(source, bytes):
         data = source
     else:
-        path = Path(source)
-        if path.is_dir():
-            raise InputError(f"{label}: is a directory, not a file")
         try:
-            data = path.read_bytes()
+            # Opened without blocking (a FIFO with no writer would wait forever), then checked:
+            # only a regular file has an end to read up to.
+            fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK)
         except FileNotFoundError:
             raise InputError(f"{label}: no such file") from None
         except OSError as exc:
             raise InputError(f"{label}: cannot read ({exc.strerror or exc})") from None
+        kind = os.fstat(fd).st_mode
+        if not stat.S_ISREG(kind):
+            os.close(fd)
+            if stat.S_ISDIR(kind):
+                raise InputError(f"{label}: is a directory, not a file")
+            raise InputError(f"{label}: not a regular file (a FIFO, socket or device cannot be read)")
+        with open(fd, "rb") as stream:
+            try:
+                data = stream.read()
+            except OSError as exc:
+                raise InputError(f"{label}: cannot read ({exc.strerror or exc})") from None
     if not data:
         raise InputError(f"{label}: empty {'input' if isinstance(source, bytes) else 'file'}")
     return data
