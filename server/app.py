@@ -4,7 +4,8 @@ Requests run in a bounded pool of worker processes (:class:`ocr.workers.WorkerPo
 each holding its engine loaded once, so a slow page never blocks the others and a
 request past its deadline is really stopped (its worker is killed and replaced).
 Requests beyond the pool wait in a queue of bounded length; past it they get 503 with
-``Retry-After``. Uploads are kept in memory only; the log has one line per request
+``Retry-After``. A request enters the queue only once its body is in, which must happen
+within the request's timeout (else 408), so clients that send slowly hold no place. Uploads are kept in memory only; the log has one line per request
 (method, path, status, seconds), never its content, query string or headers.
 
 Routes: ``POST /v1/ocr``, ``GET /v1/engines``, ``GET /healthz`` (the process answers),
