@@ -200,8 +200,9 @@ def _viz_writer(viz: Path, stem: str, several_inputs: bool) -> PageCallback:
               help="Print on stderr the time and counts of each stage (model loading, decoding, detector, line "
                    "crops, recognizer, word list, fallback, layout, export).")
 def scan(inputs: tuple[str, ...], fmt: str, output: Path | None, engine: str, mode: str, lang: str, dpi: int,
-         max_pixels: int, max_pages: int | None, timeout: float | None, viz: Path | None, config_file: str | None, detector: str | None, recognizer: str | None,
-         fallback_threshold: float | None, threads: int | None, template_file: str | None, profile: bool) -> None:
+         max_pixels: int, max_pages: int | None, timeout: float | None, viz: Path | None, config_file: str | None,
+         detector: str | None, recognizer: str | None, fallback_threshold: float | None, threads: int | None,
+         template_file: str | None, profile: bool) -> None:
     """Read images and PDFs and write their text.
 
     INPUT is a file path, or - for standard input. Every page of a PDF or multi-page
