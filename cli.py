@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, Callable, Iterator, Sequence, TextIO
 
 import click
 import numpy as np
@@ -35,12 +36,13 @@ _LIBRARY_LOGGER.setLevel(logging.WARNING)
 logger = logging.getLogger("ocr.cli")
 
 from ocr import __version__
-from ocr.config import DEFAULT_DPI, DEFAULT_ENGINE, DEFAULT_MAX_PIXELS, MODES, ROTATES, ScanOptions, load_settings
+from ocr.config import (DEFAULT_DPI, DEFAULT_ENGINE, DEFAULT_MAX_PIXELS, MAX_STDIN_BYTES, MODES, ROTATES, ScanOptions,
+                        load_settings)
 from ocr.document import Page
 from ocr.engines import create_engine, engine_class, engine_names, require_engine
-from ocr.errors import EXIT_INTERNAL, EXIT_OK, OcrError, UsageError
+from ocr.errors import EXIT_INTERNAL, EXIT_OK, EngineTimeout, OcrError, OutputError, UsageError
 from ocr.export import EXTENSIONS, FORMATS, draw_words, render, render_file
-from ocr.io import read_bytes
+from ocr.io import read_bytes, read_stream
 from ocr.pipeline import STDIN, PageCallback, read_document
 from ocr.profile import profiling, stage
 from server.settings import ServiceSettings
@@ -51,12 +53,18 @@ Exit codes:
   0  success
   1  internal error (a bug: please report it)
   2  usage error (bad option or argument)
-  3  an input could not be read (missing, directory, empty, corrupt, unsupported
-     format, over --max-pixels, encrypted or broken PDF)
-  4  an engine failed (not installed, missing language data, crashed)
+  3  an input could not be read (missing, not a regular file, empty, corrupt,
+     unsupported format, over --max-pixels or --max-pages, encrypted or broken PDF)
+  4  an engine failed (not installed, missing language data, crashed, timed out)
+  5  an output could not be written (disk full, permission denied, read-only)
 With several inputs the exit code is the highest one met."""
 
 VIZ_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+max_pages_option = click.option("--max-pages", type=click.IntRange(min=1), default=None,
+                                help="Refuse PDFs and TIFFs with more pages.")
+input_timeout_option = click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+                                    help="Give up on an input after this many seconds (it is reported as failed).")
 
 
 rotate_option = click.option(
@@ -166,7 +174,7 @@ class _Sink:
             try:
                 path.write_text(rendered, encoding="utf-8")
             except OSError as exc:
-                raise UsageError(f"--output: cannot write {path}: {exc.strerror or exc}") from None
+                raise OutputError(f"--output: cannot write {path}: {exc.strerror or exc}") from None
             return
         if self.fmt == "text" and self.count:
             rendered = "\f" + rendered
@@ -180,7 +188,7 @@ class _Sink:
             self.stream.write(rendered)
             self.stream.flush()
         except OSError as exc:
-            raise UsageError(f"--output: cannot write {self.file}: {exc.strerror or exc}") from None
+            raise OutputError(f"--output: cannot write {self.file}: {exc.strerror or exc}") from None
 
     def _write_binary(self, content: bytes, stem: str) -> None:
         path = self.folder / f"{stem}.{EXTENSIONS[self.fmt]}" if self.folder is not None else self.file
@@ -211,7 +219,7 @@ def _viz_writer(viz: Path, stem: str, several_inputs: bool) -> PageCallback:
         try:
             Image.fromarray(draw_words(image, page)).save(path)
         except OSError as exc:
-            raise UsageError(f"--viz: cannot write {path}: {exc.strerror or exc}") from None
+            raise OutputError(f"--viz: cannot write {path}: {exc.strerror or exc}") from None
 
     return write
 
@@ -250,6 +258,8 @@ def _settings_options(command: Callable[..., None]) -> Callable[..., None]:
               help=f"Resolution PDF pages are rendered at  [default: {DEFAULT_DPI}]")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
               help="Refuse any page with more pixels (also guards against decompression bombs).")
+@max_pages_option
+@input_timeout_option
 @click.option("--viz", type=click.Path(path_type=Path), default=None,
               help="Save each page with its word outlines, colored by confidence (red 0 to green 1), to this image "
                    "file (.png, .jpg, .webp, .bmp, .tif) or existing folder. Page N > 1 of an input adds -pN to the "
@@ -265,8 +275,8 @@ def _settings_options(command: Callable[..., None]) -> Callable[..., None]:
 @rotate_option
 def scan(inputs: tuple[str, ...], fmt: str | None, output: str | None, engine: str | None, lang: str | None,
          config_file: str | None, detector: str | None, recognizer: str | None, threads: int | None, mode: str,
-         dpi: int | None, max_pixels: int, viz: Path | None, fallback_threshold: float | None,
-         template_file: str | None, profile: bool, rotate: str) -> None:
+         dpi: int | None, max_pixels: int, max_pages: int | None, timeout: float | None, viz: Path | None,
+         fallback_threshold: float | None, template_file: str | None, profile: bool, rotate: str) -> None:
     """Read images and PDFs and write their text.
 
     INPUT is a file path, or - for standard input. Every page of a PDF or multi-page
@@ -297,7 +307,7 @@ def scan(inputs: tuple[str, ...], fmt: str | None, output: str | None, engine: s
     options = load_settings(config_file, {"engine": engine, "lang": lang, "dpi": dpi, "detector": detector,
                                           "recognizer": recognizer, "threads": threads,
                                           "fallback_threshold": fallback_threshold},
-                            ).scan_options(mode=mode, max_pixels=max_pixels, rotate=rotate)
+                            ).scan_options(mode=mode, max_pixels=max_pixels, max_pages=max_pages, rotate=rotate)
     if template_file is not None:
         given = click.get_current_context().get_parameter_source
         for flag, name in (("--viz", "viz"), ("--mode", "mode")):
@@ -319,14 +329,41 @@ def scan(inputs: tuple[str, ...], fmt: str | None, output: str | None, engine: s
                                  param_hint="--viz")
     started = time.perf_counter()
     with profiling() if profile else nullcontext() as recorded:
-        worst = _scan_inputs(inputs, fmt, destination, viz, options)
+        worst = _scan_inputs(inputs, fmt, destination, viz, options, timeout)
     if recorded is not None:
         click.echo(recorded.table(time.perf_counter() - started), err=True)
     raise SystemExit(worst)
 
 
-def _scan_inputs(inputs: tuple[str, ...], fmt: str, output: Path | None, viz: Path | None, options: ScanOptions) -> int:
-    """Read every input with the engine of ``options`` and write the results; returns the worst exit code."""
+def _stdin_bytes() -> bytes:
+    """Standard input, at most :data:`~ocr.config.MAX_STDIN_BYTES` of it."""
+    return read_stream(sys.stdin.buffer, MAX_STDIN_BYTES, "<stdin>")
+
+
+@contextmanager
+def _time_limit(seconds: float | None, item: str) -> Iterator[None]:
+    """Raise :class:`EngineTimeout` in the block once it has run ``seconds`` (main thread; no limit if None)."""
+    if seconds is None:
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise EngineTimeout(f"{item}: reading timed out after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _scan_inputs(inputs: tuple[str, ...], fmt: str, output: Path | None, viz: Path | None, options: ScanOptions,
+                 timeout: float | None = None) -> int:
+    """Read every input with the engine of ``options`` and write the results; returns the worst exit code.
+
+    ``timeout`` bounds the seconds spent reading one input."""
     with stage("load engine"):
         reader = create_engine(options.engine, options)
     sink = _Sink(output, fmt)
@@ -335,11 +372,12 @@ def _scan_inputs(inputs: tuple[str, ...], fmt: str, output: Path | None, viz: Pa
         for item, stem in zip(inputs, _stems(inputs)):
             on_page = _viz_writer(viz, stem, len(inputs) > 1) if viz is not None else None
             try:
-                source: str | bytes = sys.stdin.buffer.read() if item == STDIN else item
+                source: str | bytes = _stdin_bytes() if item == STDIN else item
                 if fmt == "pdf" and item != STDIN:
                     source = read_bytes(item)
-                document = read_document(source, options, reader, name=STDIN if item == STDIN else item,
-                                         on_page=on_page)
+                with _time_limit(timeout, item):
+                    document = read_document(source, options, reader, name=STDIN if item == STDIN else item,
+                                             on_page=on_page)
             except OcrError as exc:
                 _say(str(exc))
                 worst = max(worst, exc.exit_code)
@@ -374,8 +412,8 @@ def _scan_template(inputs: Sequence[str], template_file: str, options: ScanOptio
     worst = EXIT_OK
     try:
         for item, stem in zip(inputs, _stems(inputs)):
-            source: str | bytes = sys.stdin.buffer.read() if item == STDIN else item
             try:
+                source: str | bytes = _stdin_bytes() if item == STDIN else item
                 pages = iter_pages(source, dpi=options.dpi, max_pixels=options.max_pixels, max_pages=options.max_pages,
                                    name="<stdin>" if item == STDIN else item)
                 for index, image in enumerate(pages):
@@ -426,8 +464,7 @@ def _format_list(ctx: click.Context, param: click.Parameter, values: tuple[str, 
               help="Read on a Ray cluster: auto, HOST:PORT or ray://HOST:10001; alone, a local cluster for the job "
                    "(needs the ray extra).")
 @click.option("--force", is_flag=True, help="Read every input again, also those already done.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Give up on an input after this many seconds (it is recorded as failed).")
+@input_timeout_option
 @_settings_options
 @click.option("-m", "--mode", type=click.Choice(MODES), default="page", show_default=True,
               help="page: find and read all text; line: each image is one line or word.")
@@ -435,7 +472,7 @@ def _format_list(ctx: click.Context, param: click.Parameter, values: tuple[str, 
               help=f"Resolution PDF pages are rendered at  [default: {DEFAULT_DPI}]")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
               help="Refuse any page with more pixels.")
-@click.option("--max-pages", type=click.IntRange(min=1), default=None, help="Refuse PDFs and TIFFs with more pages.")
+@max_pages_option
 @rotate_option
 def batch(inputs: tuple[str, ...], out: Path, formats: tuple[str, ...], list_file: TextIO | None, workers: int | None,
           ray_address: str | None, force: bool, timeout: float | None, engine: str | None, lang: str | None,
@@ -509,9 +546,12 @@ def batch(inputs: tuple[str, ...], out: Path, formats: tuple[str, ...], list_fil
               help="Most pages in a PDF or TIFF (more: 413).")
 @_settings_options
 @rotate_option
+@click.option("--engines", "offered", default="", metavar="NAME,...",
+              help="Other engines requests may ask for, comma-separated (others: 422); each one asked for stays "
+                   "loaded in the worker that read with it  [default: only --engine]")
 def serve(host: str, port: int, workers: int | None, max_queue: int, timeout: float, max_upload_mb: float,
           max_pixels: int, max_pages: int, engine: str | None, lang: str | None, config_file: str | None,
-          detector: str | None, recognizer: str | None, threads: int | None, rotate: str) -> None:
+          detector: str | None, recognizer: str | None, threads: int | None, rotate: str, offered: str) -> None:
     """Serve the HTTP API (POST /v1/ocr) and a page to try it at /.
 
     \b
@@ -530,10 +570,16 @@ def serve(host: str, port: int, workers: int | None, max_queue: int, timeout: fl
     chosen = load_settings(config_file, {"engine": engine, "lang": lang, "detector": detector, "recognizer": recognizer,
                                          "threads": threads})
     require_engine(chosen.engine)  # every worker loads it: without it no request could be answered
+    others = tuple(name.strip() for name in offered.split(",") if name.strip())
+    for name in others:
+        try:
+            require_engine(name)
+        except OcrError as exc:
+            raise click.BadParameter(str(exc), param_hint="--engines") from None
     settings = ServiceSettings(engine=chosen.engine, lang=chosen.lang, pipeline=chosen.pipeline, rotate=rotate,
                                workers=workers or len(os.sched_getaffinity(0)),
                                max_queue=max_queue, timeout=timeout, max_upload_bytes=round(max_upload_mb * 2**20),
-                               max_pixels=max_pixels, max_pages=max_pages)
+                               max_pixels=max_pixels, max_pages=max_pages, engines=others)
     run_server(settings, host, port)
 
 

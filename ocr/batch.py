@@ -40,7 +40,7 @@ from typing import Any, Callable, Iterator, Protocol, Sequence, TextIO, TypeVar
 from . import __version__
 from .config import ScanOptions
 from .engines import engine_class, model_digests
-from .errors import EXIT_INPUT, EXIT_OK, OcrError, UsageError
+from .errors import EXIT_INPUT, EXIT_OK, EXIT_OUTPUT, OcrError, OutputError, UsageError
 from .export import EXTENSIONS, FORMATS, render_file
 from .io import read_bytes
 from .io.files import TEMP_SUFFIX, write_atomic
@@ -257,7 +257,10 @@ def _read_input(executor: Executor, item: BatchInput, out: Path, settings: Batch
     (pages, renderings), node = executor.run(_render_input, data, item.name, settings, timeout=timeout)
     outputs = [output_name(item.name, fmt) for fmt in settings.formats]
     for relative, rendering in zip(outputs, renderings):
-        write_atomic(out / relative, rendering)
+        try:
+            write_atomic(out / relative, rendering)
+        except OSError as exc:
+            raise OutputError(f"{item.name}: cannot write {relative}: {exc.strerror or exc}") from None
     entry = {
         "sha256": hashlib.sha256(data).hexdigest(),
         "pages": pages,
@@ -286,9 +289,14 @@ class _Journal:
             _cut_partial_line(path)
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if truncate else 0)
         self._fd = os.open(path, flags, 0o666)
+        self.name = path.name
 
     def append(self, entry: dict[str, Any]) -> None:
-        os.write(self._fd, (json.dumps(entry, ensure_ascii=False) + "\n").encode())
+        """Write ``entry`` as one line; :class:`OutputError` if it cannot be (disk full)."""
+        try:
+            os.write(self._fd, (json.dumps(entry, ensure_ascii=False) + "\n").encode())
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.name}: {exc.strerror or exc}") from None
 
     def close(self) -> None:
         os.close(self._fd)
@@ -429,8 +437,10 @@ def run_batch(
     bounds the seconds spent on one input. ``report`` receives a line per failure;
     ``progress`` counts the inputs to read (not those skipped) and is redrawn as they
     finish. Raises :class:`~ocr.errors.EngineError` at
-    once if the engine cannot be built, and :class:`UsageError` if another job holds ``out``,
-    if Ray is asked for but not installed, or if its cluster cannot be reached.
+    once if the engine cannot be built, :class:`UsageError` if another job holds ``out``, if Ray is
+    asked for but not installed, or if its cluster cannot be reached, and :class:`OutputError` if
+    ``out`` cannot be written at all. Outputs, index lines or the summary that cannot be written
+    (disk full) are failures with exit code 5, in the errors report as long as it can still be written.
     """
     if workers is not None and workers < 1:
         raise UsageError(f"workers must be at least 1, got {workers}")
@@ -443,23 +453,33 @@ def run_batch(
     if ray is not None:
         from .ray_pool import RayPool, connect, disconnect  # a UsageError naming the extra when Ray is missing
     started = time.monotonic()
-    out.mkdir(parents=True, exist_ok=True)
     summary = BatchSummary(run=f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}", inputs=len(inputs))
-    lock = _JobLock(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = _JobLock(out)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write to the output folder: {exc.strerror or exc}") from None
     try:
         if ray is not None:
             connect(ray)
-        _remove_partials(out)
         key = settings.key()
-        previous = read_index(out)
+        try:
+            _remove_partials(out)
+            previous = read_index(out)
+            errors = _Journal(out / ERRORS, truncate=True)
+            index = _Journal(out / INDEX)
+        except OSError as exc:
+            raise OutputError(f"{out}: cannot write to the output folder: {exc.strerror or exc}") from None
         todo = [item for item in inputs if force or not _is_done(item, previous.get(item.name), key, out)]
         summary.skipped = len(inputs) - len(todo)
-        errors = _Journal(out / ERRORS, truncate=True)
-        index = _Journal(out / INDEX)
 
         def fail(failure: Failure) -> None:
             summary.failures.append(failure)
-            errors.append({**asdict(failure), "run": summary.run})
+            try:
+                errors.append({**asdict(failure), "run": summary.run})
+            except OutputError as exc:  # the disk is full: the failure is still counted and reported
+                failure = Failure(failure.input, f"{failure.error} ({exc})", EXIT_OUTPUT)
+                summary.failures[-1] = failure
             if report is not None:
                 report(failure.error)
 
@@ -477,7 +497,13 @@ def run_batch(
             index.close()
             errors.close()
         summary.seconds = time.monotonic() - started
-        write_atomic(out / SUMMARY, json.dumps({**summary.as_dict(), "settings": settings.as_dict()}, indent=2) + "\n")
+        try:
+            write_atomic(out / SUMMARY, json.dumps({**summary.as_dict(), "settings": settings.as_dict()}, indent=2)
+                         + "\n")
+        except OSError as exc:
+            summary.failures.append(Failure(SUMMARY, f"cannot write {SUMMARY}: {exc.strerror or exc}", EXIT_OUTPUT))
+            if report is not None:
+                report(summary.failures[-1].error)
     finally:
         lock.release()
         if ray is not None:
@@ -527,9 +553,13 @@ def _read_all(
                             reason = str(exc) if str(exc).startswith(item.name) else f"{item.name}: {exc}"
                             fail(Failure(item.name, reason, exc.exit_code))
                         else:
-                            index.append({"input": item.name, "path": str(item.path), **entry, "settings": key,
-                                          "run": summary.run})
-                            summary.count(node, entry["pages"])
+                            try:
+                                index.append({"input": item.name, "path": str(item.path), **entry, "settings": key,
+                                              "run": summary.run})
+                            except OutputError as exc:  # read and written, but not recorded: read again next run
+                                fail(Failure(item.name, f"{item.name}: {exc}", exc.exit_code))
+                            else:
+                                summary.count(node, entry["pages"])
                         if progress is not None:
                             progress.update(done, summary.pages, len(summary.failures), final=done == len(todo))
                     hand_out(threads)

@@ -34,6 +34,10 @@ ROTATES: tuple[str, ...] = get_args(Rotate)
 DEFAULT_ENGINE = "hybrid"
 DEFAULT_DPI = 300
 DEFAULT_MAX_PIXELS = 100_000_000
+MAX_STDIN_BYTES = 512 * 2**20
+"""Most bytes read from standard input (a file's size is known; a stream's is not)."""
+PDF_RENDER_MEMORY = 512 * 2**20
+"""Memory a PDF page may take to render beyond its bitmap (PDFium inflates content streams whole)."""
 
 
 CONFIG_ENV = "OCR_CONFIG"

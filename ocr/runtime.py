@@ -42,7 +42,11 @@ class Session:
         elif config.device == "cuda":
             raise EngineError("device 'cuda' requested but onnxruntime has no CUDA provider here")
         self.path = path
-        self._session = ort.InferenceSession(str(path), sess_options=options, providers=wanted)
+        try:
+            self._session = ort.InferenceSession(str(path), sess_options=options, providers=wanted)
+        except Exception as exc:  # onnxruntime reports a corrupt or truncated model with its own exception types
+            reason = " ".join(str(exc).split())[:200]
+            raise EngineError(f"onnxruntime cannot load model {path}: {reason}") from None
         self.input_names = [i.name for i in self._session.get_inputs()]
         self.output_names = [o.name for o in self._session.get_outputs()]
         self.providers = self._session.get_providers()

@@ -45,6 +45,8 @@ ENGINES_PER_WORKER = 3
 """Engines a worker keeps built (least recently used ones are dropped)."""
 
 _PARENT_CHECK_SECONDS = 0.5
+_WATCH_SECONDS = 0.5
+"""How often the pool looks for idle workers that died."""
 
 
 class EngineCache:
@@ -124,11 +126,12 @@ class _Worker:
         self.busy = threading.Lock()  # held by whoever talks to the worker
         self.started = False
         self.failure: OcrError | None = None
+        self.retired = False  # replaced by the pool's watch after dying idle
 
     def _receive(self, timeout: float | None, what: str) -> tuple[str, Any]:
         events = multiprocessing.connection.wait([self.conn, self.process.sentinel], timeout)
         if not events:
-            raise EngineTimeout(f"{what} timed out after {timeout:g} s")
+            raise EngineTimeout(f"{what} timed out after {_seconds(timeout)}")
         if self.conn in events:
             try:
                 return self.conn.recv()
@@ -185,6 +188,11 @@ class _Worker:
         self.kill()
 
 
+def _seconds(value: float | None) -> str:
+    """``value`` seconds for a message, to a tenth (``3.99952`` is ``4 s``)."""
+    return f"{round(value or 0.0, 1):g} s"
+
+
 def _exit_reason(code: int | None) -> str:
     if code is None:
         return "still running"
@@ -212,6 +220,40 @@ class WorkerPool:
         self._idle: queue.Queue[_Worker] = queue.Queue()
         for _ in range(size):
             self._idle.put(self._spawn())
+        self._stopped = threading.Event()
+        threading.Thread(target=self._watch, name="worker-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        """Replace, as soon as it is seen, any idle worker that died (killed, out of memory)."""
+        while not self._stopped.wait(_WATCH_SECONDS):
+            with self._lock:
+                workers = list(self._workers)
+            for worker in workers:
+                if worker.process.is_alive() or not worker.busy.acquire(blocking=False):
+                    continue
+                try:
+                    if worker.retired or self._closed:
+                        continue
+                    worker.retired = True
+                    fresh = self._replace(worker)
+                finally:
+                    worker.busy.release()
+                if fresh is not worker:
+                    self._idle.put(fresh)
+
+    def _take(self) -> _Worker:
+        """An idle worker, held (its ``busy`` lock acquired); workers retired meanwhile are passed over."""
+        while True:
+            worker = self._idle.get()
+            worker.busy.acquire()
+            if not worker.retired and worker.process.is_alive():
+                return worker
+            if not worker.retired:  # died before the watch saw it
+                worker.retired = True
+                fresh = self._replace(worker)
+                if fresh is not worker:
+                    self._idle.put(fresh)
+            worker.busy.release()
 
     def _spawn(self) -> _Worker:
         worker = _Worker(self._context, self.options)
@@ -237,8 +279,7 @@ class WorkerPool:
         """
         if self._closed:
             raise EngineError("the worker pool is closed")
-        worker = self._idle.get()
-        worker.busy.acquire()
+        worker = self._take()
         replace = False
         try:
             started = time.monotonic()
@@ -249,7 +290,7 @@ class WorkerPool:
                 replace = budget >= self.start_timeout  # stuck while starting, not merely slow for this request
                 if replace:
                     raise
-                raise EngineTimeout(f"timed out after {timeout:g} s waiting for a worker to start") from None
+                raise EngineTimeout(f"timed out after {_seconds(timeout)} waiting for a worker to start") from None
             except OcrError:
                 replace = True
                 raise
@@ -258,27 +299,31 @@ class WorkerPool:
                 return worker.run(task, args, left)
             except EngineTimeout:
                 replace = True
-                raise EngineTimeout(f"reading timed out after {timeout:g} s") from None
+                raise EngineTimeout(f"reading timed out after {_seconds(timeout)}") from None
             except OcrError:
                 replace = not worker.process.is_alive()
                 raise
         finally:
+            worker.retired = replace  # so that the watch does not replace it a second time
             worker.busy.release()
             self._idle.put(self._replace(worker) if replace else worker)
 
     def wait_ready(self) -> None:
         """Block until every worker has built its engine; raise the first one's reason if it could not."""
-        workers = [self._idle.get() for _ in range(self.size)]
+        workers = [self._take() for _ in range(self.size)]
         try:
             for index, worker in enumerate(workers):
                 try:
-                    with worker.busy:
-                        worker.start(self.start_timeout)
+                    worker.start(self.start_timeout)
                 except OcrError:
+                    worker.retired = True
                     workers[index] = self._replace(worker)
+                    workers[index].busy.acquire()
+                    worker.busy.release()
                     raise
         finally:
             for worker in workers:
+                worker.busy.release()
                 self._idle.put(worker)
 
     def ready(self) -> bool:
@@ -299,6 +344,7 @@ class WorkerPool:
 
     def close(self, grace: float = 2.0) -> None:
         """Stop every worker (those busy are killed after ``grace`` seconds)."""
+        self._stopped.set()
         with self._lock:
             self._closed = True
             workers = list(self._workers)

@@ -4,7 +4,8 @@ Requests run in a bounded pool of worker processes (:class:`ocr.workers.WorkerPo
 each holding its engine loaded once, so a slow page never blocks the others and a
 request past its deadline is really stopped (its worker is killed and replaced).
 Requests beyond the pool wait in a queue of bounded length; past it they get 503 with
-``Retry-After``. Uploads are kept in memory only; the log has one line per request
+``Retry-After``. A request enters the queue only once its body is in, which must happen
+within the request's timeout (else 408), so clients that send slowly hold no place. Uploads are kept in memory only; the log has one line per request
 (method, path, status, seconds), never its content, query string or headers.
 
 Routes: ``POST /v1/ocr``, ``GET /v1/engines``, ``GET /healthz`` (the process answers),
@@ -32,16 +33,18 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from ocr import __version__
 from ocr.config import DEFAULT_DPI, Mode, Rotate
 from ocr.engines import availability, engine_names
-from ocr.errors import EngineTimeout, InputError, InputTooLarge, OcrError, UnsupportedFormat, UsageError
+from ocr.errors import (EngineTimeout, EngineUnavailable, InputError, InputTooLarge, OcrError, UnsupportedFormat,
+                        UsageError)
 from ocr.export import FORMATS, MEDIA_TYPES
 from ocr.workers import WorkerPool, read_task
 
 from .settings import ServiceSettings
-from .uploads import RAW_TYPES, UploadProblem, check_length, read_upload
+from .uploads import RAW_TYPES, Upload, UploadProblem, check_length, read_upload
 
 STATIC = Path(__file__).resolve().parent / "static"
 OutputFormat = Literal[FORMATS]  # type: ignore[valid-type]
@@ -65,12 +68,17 @@ def error_response(status: int, detail: str, headers: dict[str, str] | None = No
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _detail_of(exc: OcrError) -> str:
+    """What a client is told of ``exc`` (never this machine's paths)."""
+    return exc.public if isinstance(exc, EngineUnavailable) else str(exc)
+
+
 def _status_of(exc: OcrError) -> int:
     if isinstance(exc, InputTooLarge):
         return 413
     if isinstance(exc, UnsupportedFormat):
         return 415
-    if isinstance(exc, (InputError, UsageError)):
+    if isinstance(exc, (InputError, UsageError, EngineUnavailable)):
         return 422
     if isinstance(exc, EngineTimeout):
         return 504
@@ -168,7 +176,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             },
         },
     }
-    error_doc = {code: {"description": HTTPStatus(code).phrase} for code in (400, 413, 415, 422, 500, 503, 504)}
+    error_doc = {code: {"description": HTTPStatus(code).phrase} for code in (400, 408, 413, 415, 422, 500, 503, 504)}
 
     @app.post("/v1/ocr", openapi_extra=upload_doc, responses=error_doc,  # type: ignore[arg-type]
               response_class=Response, summary="Read an image or PDF")
@@ -187,9 +195,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         admission: _Admission = runtime["admission"]
         deadline = time.monotonic() + settings.timeout
         check_length(request.headers.get("content-length"), settings.max_upload_bytes)
-        admission.enter()
+        if engine not in settings.engines:
+            raise ApiError(422, f"engine: '{engine}' is not offered by this service (offered: "
+                                f"{', '.join(settings.engines)})")
+        upload = await _receive(request, settings, deadline)
+        admission.enter()  # only once the body is in: a slow sender holds no place in the queue
         try:
-            upload = await read_upload(request.headers.get("content-type"), request.stream(), settings.max_upload_bytes)
             try:
                 options = settings.options(engine=engine, mode=mode, lang=lang, dpi=dpi, rotate=rotate)
             except UsageError as exc:
@@ -205,7 +216,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                                timeout=max(deadline - started, 0.001))
                 pages, text = await asyncio.get_running_loop().run_in_executor(runtime["threads"], work)
             except OcrError as exc:
-                raise ApiError(_status_of(exc), str(exc)) from None
+                raise ApiError(_status_of(exc), _detail_of(exc)) from None
             finally:
                 admission.slots.release()
                 admission.record(time.monotonic() - started)
@@ -215,7 +226,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     @app.get("/v1/engines", summary="The engines this service can use")
     async def engines() -> dict[str, Any]:
-        usable = [name for name in engine_names() if availability(name) is None]
+        usable = [name for name in settings.engines if availability(name) is None]
         return {"engines": usable, "default": settings.engine, "formats": list(FORMATS)}
 
     @app.get("/healthz", summary="Liveness: the process answers")
@@ -244,6 +255,18 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs-assets", StaticFiles(directory=_swagger_assets()), name="docs-assets")
     return app
+
+
+async def _receive(request: Request, settings: ServiceSettings, deadline: float) -> Upload:
+    """The request's upload, read before ``deadline`` (else 408); a client gone meanwhile is a 400."""
+    try:
+        return await asyncio.wait_for(
+            read_upload(request.headers.get("content-type"), request.stream(), settings.max_upload_bytes),
+            max(deadline - time.monotonic(), 0.0))
+    except asyncio.TimeoutError:
+        raise ApiError(408, f"upload not received within {settings.timeout:g} s") from None
+    except ClientDisconnect:
+        raise ApiError(400, "the client closed the connection before the upload was complete") from None
 
 
 def _swagger_assets() -> Path:

@@ -21,7 +21,8 @@ class ServiceSettings:
     waiting, 504 if it was being read); ``max_upload_bytes``, ``max_pixels`` per page,
     ``max_pages`` per PDF or TIFF: larger inputs get 413; ``max_dpi``: the highest
     ``dpi`` a request may ask for; ``pipeline``: the models and thresholds of the neural
-    and hybrid engines.
+    and hybrid engines; ``engines``: those requests may ask for (empty: only ``engine``), as each
+    one a worker builds stays in its memory.
     """
 
     engine: str = DEFAULT_ENGINE
@@ -35,8 +36,10 @@ class ServiceSettings:
     max_pages: int = 20
     max_dpi: int = 600
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    engines: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "engines", tuple(dict.fromkeys((self.engine, *self.engines))))
         for name in ("workers", "max_upload_bytes", "max_pixels", "max_pages", "max_dpi"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be at least 1, got {getattr(self, name)}")

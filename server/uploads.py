@@ -1,11 +1,13 @@
 """Reading an upload into memory: a raw body or one file of a multipart form, under a size limit.
 
 Nothing touches the disk: the body is read in chunks, refused as soon as it passes the
-limit, and a multipart form is parsed from memory.
+limit, and a multipart form is parsed from memory, in a thread (a large form must not
+stall the event loop) and no further than :data:`MAX_PARTS` parts.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import AsyncIterator
 
@@ -20,6 +22,9 @@ RAW_TYPES: frozenset[str] = frozenset({
 MULTIPART = "multipart/form-data"
 MULTIPART_SLACK = 64 * 1024
 """Bytes a multipart body may hold beyond the file's limit (part headers and boundaries)."""
+MAX_PARTS = 16
+"""Parts a multipart body may hold (one file, a few fields); more: 400, found as the parser meets them."""
+MAX_PART_HEADERS = 16
 
 
 class UploadProblem(Exception):
@@ -69,7 +74,7 @@ async def read_upload(content_type: str | None, chunks: AsyncIterator[bytes], li
         if not boundary:
             raise UploadProblem(400, "multipart body without a boundary")
         body = await read_limited(chunks, limit + MULTIPART_SLACK)
-        upload = _one_file(body, boundary)
+        upload = await asyncio.to_thread(_one_file, body, boundary)
     elif media_type in RAW_TYPES:
         upload = Upload(await read_limited(chunks, limit))
     else:
@@ -83,8 +88,12 @@ async def read_upload(content_type: str | None, chunks: AsyncIterator[bytes], li
 
 class _Part:
     def __init__(self) -> None:
-        self.headers: dict[str, str] = {}
+        self.headers: dict[bytes, bytes] = {}
         self.data = bytearray()
+
+
+class _TooManyParts(Exception):
+    pass
 
 
 def _one_file(body: bytes, boundary: bytes) -> Upload:
@@ -94,6 +103,8 @@ def _one_file(body: bytes, boundary: bytes) -> Upload:
     value = bytearray()
 
     def on_part_begin() -> None:
+        if len(parts) >= MAX_PARTS:
+            raise _TooManyParts
         parts.append(_Part())
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
@@ -103,7 +114,9 @@ def _one_file(body: bytes, boundary: bytes) -> Upload:
         value.extend(data[start:end])
 
     def on_header_end() -> None:
-        parts[-1].headers[field.decode("latin-1").lower()] = value.decode("utf-8", "replace")
+        if len(parts[-1].headers) >= MAX_PART_HEADERS:
+            raise _TooManyParts
+        parts[-1].headers[bytes(field).lower()] = bytes(value)
         field.clear()
         value.clear()
 
@@ -120,17 +133,29 @@ def _one_file(body: bytes, boundary: bytes) -> Upload:
     try:
         parser.write(body)
         parser.finalize()
+    except _TooManyParts:
+        raise UploadProblem(400, f"multipart body has more than {MAX_PARTS} parts or {MAX_PART_HEADERS} headers "
+                                 "in a part: send one file") from None
     except Exception as exc:  # python-multipart reports malformed bodies with several exception types
         raise UploadProblem(400, f"malformed multipart body ({exc})") from None
     files = []
     for part in parts:
-        _, options = parse_options_header(part.headers.get("content-disposition", ""))
+        _, options = parse_options_header(part.headers.get(b"content-disposition", b""))
         if b"filename" in options or options.get(b"name") == b"file":
-            files.append((options.get(b"filename", b"").decode("utf-8", "replace"), part))
+            files.append((_file_name(options.get(b"filename", b"")), part))
     if len(files) != 1:
         raise UploadProblem(400, f"multipart body must hold exactly one file part, found {len(files)}")
     name, part = files[0]
     return Upload(bytes(part.data), name.replace("\\", "/").rsplit("/", 1)[-1] or "upload")
+
+
+def _file_name(raw: bytes) -> str:
+    """A form's file name: UTF-8 as browsers and curl send it, else Latin-1; control characters dropped."""
+    try:
+        name = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        name = raw.decode("latin-1")
+    return "".join(char for char in name if char.isprintable())
 
 
 def _size(count: int) -> str:

@@ -5,7 +5,8 @@ with the real protobuf messages. Its "OCR": the image's bands of dark rows (the 
 of a mosaic) are found, and band *i* is answered with ``texts[i]`` as one word whose box
 is the band. ``script`` lists what to do per call: ``ok``, ``slow`` (sleep past the
 client's timeout, then answer), ``429`` (RESOURCE_EXHAUSTED), ``denied``
-(PERMISSION_DENIED) or ``malformed`` (a word without an outline).
+(PERMISSION_DENIED, HTTP's 403), ``500`` (INTERNAL), ``garbage`` (bytes that are no
+protobuf message) or ``malformed`` (a word without an outline).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class FakeVision:
         handler = grpc.unary_unary_rpc_method_handler(
             self._annotate,
             request_deserializer=vision.BatchAnnotateImagesRequest.pb().FromString,
-            response_serializer=vision.BatchAnnotateImagesResponse.pb().SerializeToString,
+            response_serializer=lambda answer: answer if isinstance(answer, bytes) else answer.SerializeToString(),
         )
         self.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {"BatchAnnotateImages": handler})])
         self.port = self.server.add_insecure_port("127.0.0.1:0")
@@ -76,6 +77,10 @@ class FakeVision:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "quota exceeded")
         if action == "denied":
             context.abort(grpc.StatusCode.PERMISSION_DENIED, "Cloud Vision API has not been used in project")
+        if action == "500":
+            context.abort(grpc.StatusCode.INTERNAL, "internal error")
+        if action == "garbage":
+            return b"\xff\xfe<html>502 Bad Gateway</html>"
         if action == "slow":
             self.release.wait(self.slow_seconds)
         response = vision.BatchAnnotateImagesResponse.pb()()

@@ -65,6 +65,8 @@ def test_429_past_the_retries_fails_and_keeps_local_readings() -> None:
     ("slow", "no answer within 0.5 s"),
     ("denied", "access refused"),
     ("malformed", "malformed answer"),
+    ("500", "request failed: internal error"),
+    ("garbage", "request failed"),
 ])
 def test_failures_are_one_line_engine_errors_and_never_lose_the_local_reading(script: str, message: str) -> None:
     image, words = _page()

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
+from pathlib import Path
 from typing import Iterator
 
 import httpx
+import psutil
 import pytest
 from lxml import etree
 from PIL import Image
+from hostile_inputs import many_fields, pdf_bomb, start_trickle
 from service_process import Service, running_service
 from text_images import CRASH, HANG, encoded, text_image
 
@@ -22,8 +26,8 @@ from ocr.export import FORMATS, render, render_file
 from ocr.pipeline import read_document
 
 LIMITS = ("--max-upload-mb", "1", "--max-pixels", "4000000", "--max-pages", "3")
-ENGINE = ("--engine", "tesseract")
-"""The engine of requests that name none: fast, and what the expected answers are read with."""
+ENGINE = ("--engine", "tesseract", "--engines", "fault,cloud")
+"""The engine of requests that name none (fast, and what the expected answers are read with); the others offered."""
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +190,7 @@ def test_a_slow_request_times_out_without_blocking_others(strict: Service) -> No
     assert "r" not in hung
     slow.join()
     assert_error(hung["r"], 504, "timed out after")
+    assert re.search(r"timed out after \d+(\.\d)? s", hung["r"].json()["detail"]), hung["r"].text  # no 3.99952 s
     assert post(strict, encoded(text_image("After the timeout")), format="text").text == "After the timeout"
     deadline = time.monotonic() + 120
     while httpx.get(f"{strict.url}/readyz").status_code != 200:  # the killed worker was replaced
@@ -220,3 +225,110 @@ def test_logs_hold_no_request_content_and_nothing_is_written_to_disk(service: Se
         assert leak not in log
     # onnxruntime (which the orientation stage loads) writes its own id file .ses on import: no request content
     assert [path for path in service.tmp.iterdir() if path.name != ".ses"] == []
+
+
+# --- hostile clients (issue 28) --------------------------------------------------------------
+
+
+def worker_processes(service: Service) -> list[psutil.Process]:
+    """The service's worker processes (not multiprocessing's resource tracker)."""
+    return [child for child in psutil.Process(service.process.pid).children()
+            if child.status() != psutil.STATUS_ZOMBIE and "spawn_main" in " ".join(child.cmdline())]
+
+
+def test_slow_uploads_hold_no_place_and_get_408(strict: Service) -> None:
+    trickles = [start_trickle(strict.url) for _ in range(6)]  # more than workers + queue (3)
+    try:
+        time.sleep(0.5)  # their headers are in, their bodies never will be
+        for i in range(3):
+            response = post(strict, encoded(text_image(f"Not locked out {i}")), format="text")
+            assert response.status_code == 200 and response.text == f"Not locked out {i}"
+        assert httpx.get(f"{strict.url}/readyz").json()["requests"] == 0
+        started = time.monotonic()
+        for trickle in trickles:
+            trickle.settimeout(30)
+            answer = ""
+            while not answer.endswith("}"):
+                answer += trickle.recv(4096).decode()
+            assert answer.startswith("HTTP/1.1 408"), answer
+            assert "upload not received within 6 s" in answer
+        assert time.monotonic() - started < 10
+    finally:
+        for trickle in trickles:
+            trickle.close()
+
+
+def wait_for_log(service: Service, text: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in service.log_text():
+        assert time.monotonic() < deadline, f"{text!r} not in the log: {service.log_text()}"
+        time.sleep(0.1)
+
+
+def test_a_pdf_bomb_is_413_and_no_worker_grows_past_1_gb(service: Service) -> None:
+    response = post(service, pdf_bomb(768), "application/pdf")
+    assert_error(response, 413, "needs more than 512 MiB of memory to render")
+    for worker in worker_processes(service):
+        peak_kib = int(next(line.split()[1] for line in Path(f"/proc/{worker.pid}/status").read_text().splitlines()
+                            if line.startswith("VmHWM:")))
+        assert peak_kib < 2**20, f"worker {worker.pid} peaked at {peak_kib >> 10} MiB"
+    assert post(service, encoded(text_image("After the bomb")), format="text").text == "After the bomb"
+
+
+@pytest.mark.parametrize("name", ["漢字.png", "é.png", "naïve résumé.png"])
+def test_file_names_outside_latin_1_are_kept(service: Service, name: str) -> None:
+    response = httpx.post(f"{service.url}/v1/ocr", files={"file": (name, encoded(text_image("Named")))}, timeout=300)
+    assert response.status_code == 200, response.text
+    assert Document.from_dict(response.json()).source == name
+
+
+def test_a_form_of_many_fields_is_refused_without_stalling_the_service(service: Service) -> None:
+    body, media = many_fields(18_000)  # 1 MiB: at the service's upload limit
+    with ThreadPoolExecutor(1) as client:
+        answer = client.submit(post, service, body, media)
+        slowest = 0.0
+        while not answer.done():
+            started = time.monotonic()
+            assert httpx.get(f"{service.url}/healthz", timeout=30).status_code == 200
+            slowest = max(slowest, time.monotonic() - started)
+        assert_error(answer.result(), 400, "more than 16 parts")
+    assert slowest < 0.5
+
+
+def test_a_worker_that_dies_idle_is_replaced_at_once(service: Service) -> None:
+    victim = worker_processes(service)[0]
+    victim.kill()
+    victim.wait(10)
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{service.url}/readyz").status_code != 200:  # the replacement loads its engine
+        assert time.monotonic() < deadline, "the dead worker was not replaced"
+        time.sleep(0.1)
+    assert victim.pid not in [worker.pid for worker in worker_processes(service)]
+    for i in range(4):  # both workers answer: none of them is the dead one
+        assert post(service, encoded(text_image(f"Alive {i}")), format="text").text == f"Alive {i}"
+
+
+def test_client_mistakes_are_4xx_without_server_details(service: Service) -> None:
+    page = encoded(text_image("Mistakes"))
+    missing = post(service, page, lang="deu")
+    assert_error(missing, 422, "no Tesseract data for language 'deu'")
+    assert "/usr" not in missing.text and "tessdata" not in missing.text
+    assert_error(post(service, page, engine="cloud"), 422, "no Google Cloud credentials")
+    assert_error(post(service, page, engine="hybrid"), 422, "engine: 'hybrid' is not offered by this service")
+    assert httpx.get(f"{service.url}/v1/engines").json()["engines"] == ["tesseract", "fault"]  # cloud: no credentials
+    broken = post(service, b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    assert_error(broken, 422, "cannot decode PNG image")
+    assert " at 0x" not in broken.text and "BytesIO" not in broken.text
+
+
+def test_a_client_gone_mid_upload_is_a_400_in_the_log(service: Service) -> None:
+    before = len(service.log_text())
+    trickle = start_trickle(service.url, declared=5000)
+    time.sleep(0.5)
+    trickle.close()
+    deadline = time.monotonic() + 30
+    while "POST /v1/ocr" not in service.log_text()[before:]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    log = service.log_text()[before:]
+    assert "POST /v1/ocr 400" in log and "ClientDisconnect" not in log and "error" not in log, log

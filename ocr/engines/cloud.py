@@ -34,7 +34,7 @@ from PIL import Image
 
 from ..config import Mode, PipelineConfig, ScanOptions, load_pipeline_config
 from ..document import Page, Polygon, Word, box_polygon
-from ..errors import EngineError
+from ..errors import EngineError, EngineUnavailable
 from ..layout import build_blocks
 from ..recognition.crops import crop_region
 from ..routing import Candidate
@@ -80,7 +80,7 @@ def load_credentials(config: PipelineConfig) -> Any:
     """Google credentials from the key file or ADC file; :class:`EngineError` when unusable or absent."""
     path = credentials_file(config)
     if path is None:
-        raise EngineError("no Google Cloud credentials (set cloud_key_file or GOOGLE_APPLICATION_CREDENTIALS)")
+        raise EngineUnavailable("no Google Cloud credentials (set cloud_key_file or GOOGLE_APPLICATION_CREDENTIALS)")
     import json
 
     from google.auth.exceptions import GoogleAuthError

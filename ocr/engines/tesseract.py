@@ -39,7 +39,7 @@ from PIL import Image
 
 from ..config import Mode, ScanOptions
 from ..document import Block, Line, Page, Word, box_polygon
-from ..errors import EngineError
+from ..errors import EngineError, EngineUnavailable
 from .base import Engine
 
 TESSDATA_DIRS: tuple[str, ...] = (
@@ -103,7 +103,7 @@ class TesseractEngine(Engine):
         tesserocr = _import_tesserocr()
         folder = Path(tessdata) if tessdata is not None else find_tessdata(lang)
         if folder is None or not all((folder / f"{c}.traineddata").is_file() for c in _languages(lang)):
-            raise EngineError(_missing_data(lang))
+            raise EngineUnavailable(_missing_data(lang), f"no Tesseract data for language '{lang}'")
         try:
             self._api = tesserocr.PyTessBaseAPI(path=str(folder), lang=lang, psm=PAGE_PSM)
         except RuntimeError as exc:

@@ -9,6 +9,7 @@ is no input at all raises :class:`TypeError`.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -16,11 +17,11 @@ import numpy as np
 from PIL import Image
 
 from ..config import DEFAULT_DPI, DEFAULT_MAX_PIXELS
-from ..errors import InputError, UnsupportedFormat
+from ..errors import InputError, InputTooLarge, UnsupportedFormat
 from . import images, pdf
 from .formats import SUPPORTED_FORMATS, sniff
 
-__all__ = ["SUPPORTED_FORMATS", "Source", "iter_pages", "label", "load_pages", "open_pages", "read_bytes"]
+__all__ = ["SUPPORTED_FORMATS", "Source", "iter_pages", "label", "load_pages", "open_pages", "read_bytes", "read_stream"]
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO | Image.Image | np.ndarray
 """What can be read: a file path, a file's bytes, a binary file object, a PIL image or a numpy image."""
@@ -107,24 +108,43 @@ def open_pages(
 
 
 def read_bytes(path: str | Path, name: str | None = None) -> bytes:
-    """The content of file ``path``; missing, unreadable, directory or empty raise :class:`InputError`."""
+    """The content of regular file ``path``; missing, unreadable, empty or not a regular file (a folder, a
+    FIFO, a device) raise :class:`InputError`."""
     return _read(path, name if name is not None else str(path))
 
 
+def read_stream(stream: BinaryIO, limit: int, name: str) -> bytes:
+    """All of ``stream`` (e.g. standard input); :class:`InputTooLarge` as soon as it holds more than ``limit`` bytes."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise InputTooLarge(f"{name}: input exceeds the limit of {limit / 2**20:g} MiB")
+    return data
+
+
 def _read(source: str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO, what: str) -> bytes:
-    """The bytes of a path, a bytes-like object or a binary file."""
+    """The bytes of a path (a regular file only), a bytes-like object or a binary file."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     elif isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if path.is_dir():
-            raise InputError(f"{what}: is a directory, not a file")
         try:
-            data = path.read_bytes()
+            # Opened without blocking (a FIFO with no writer would wait forever), then checked:
+            # only a regular file has an end to read up to.
+            fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK)
         except FileNotFoundError:
             raise InputError(f"{what}: no such file") from None
         except OSError as exc:
             raise InputError(f"{what}: cannot read ({exc.strerror or exc})") from None
+        kind = os.fstat(fd).st_mode
+        if not stat.S_ISREG(kind):
+            os.close(fd)
+            if stat.S_ISDIR(kind):
+                raise InputError(f"{what}: is a directory, not a file")
+            raise InputError(f"{what}: not a regular file (a FIFO, socket or device cannot be read)")
+        with open(fd, "rb") as stream:
+            try:
+                data = stream.read()
+            except OSError as exc:
+                raise InputError(f"{what}: cannot read ({exc.strerror or exc})") from None
     elif callable(getattr(source, "read", None)):
         try:
             data = source.read()

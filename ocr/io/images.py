@@ -8,6 +8,7 @@ The pixel limit is checked from the header, before any pixel data is decoded.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from contextlib import contextmanager
 from typing import Iterator
@@ -19,6 +20,7 @@ from ..errors import InputError, InputTooLarge
 
 _PIL_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "TIFF": "TIFF", "BMP": "BMP", "WebP": "WEBP", "GIF": "GIF"}
 """Our format names → PIL's (keys of ``Image.OPEN``)."""
+_REPR = re.compile(r"\s*<[^<>]* at 0x[0-9A-Fa-f]+>")
 _WIDE_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 
 
@@ -169,5 +171,6 @@ def _to_gray8(values: np.ndarray) -> np.ndarray:
 
 
 def _reason(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    """The first line of ``exc``'s message, without object reprs such as ``<_io.BytesIO object at 0x...>``."""
+    lines = _REPR.sub("", str(exc)).strip().splitlines()
+    return lines[0].rstrip(" :") if lines else type(exc).__name__

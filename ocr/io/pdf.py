@@ -1,15 +1,28 @@
-"""Rasterizing PDF pages with PDFium (pypdfium2) into RGB arrays."""
+"""Rasterizing PDF pages with PDFium (pypdfium2) into RGB arrays.
+
+Each page is rendered in a forked child process under a memory ceiling
+(:data:`~ocr.config.PDF_RENDER_MEMORY` beyond its bitmap): PDFium inflates a page's content
+streams whole and aborts when memory runs out, so a small PDF whose streams inflate to
+gigabytes (a "bomb") is refused as too large instead of filling the memory of the reader.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import math
+import mmap
+import os
+import resource
+import signal
 import threading
+import warnings
 from typing import Iterator
 
 import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
+from ..config import PDF_RENDER_MEMORY
 from ..errors import InputError, InputTooLarge
 
 _POINTS_PER_INCH = 72
@@ -59,28 +72,91 @@ def _pages(document: pdfium.PdfDocument, count: int, name: str, dpi: int, max_pi
             document.close()
 
 
+_HEADER = np.dtype([("height", "<u4"), ("width", "<u4")])
+_RENDERED, _BROKEN_PAGE, _NO_AREA, _TOO_MANY_PIXELS, _UNRENDERABLE, _NO_MEMORY = range(6)
+
+
 def _render(document: pdfium.PdfDocument, index: int, what: str, dpi: int, max_pixels: int) -> np.ndarray:
+    """Page ``index`` loaded and rendered in a forked child under a memory ceiling (PDFium parses the
+    page's content when it loads it); the pixels come back through shared memory."""
     scale = dpi / _POINTS_PER_INCH * _SCALE_SLACK
-    try:
-        page = document[index]
-    except pdfium.PdfiumError:
-        raise InputError(f"{what}: broken PDF page") from None
-    try:
-        width, height = (math.ceil(side * scale) for side in page.get_size())
-        if width < 1 or height < 1:
-            raise InputError(f"{what}: PDF page has no area")
-        if width * height > max_pixels:
-            raise InputTooLarge(
-                f"{what}: at {dpi} dpi the page is {width}x{height} = {width * height:,} pixels, "
-                f"over the limit of {max_pixels:,} pixels (use a lower dpi)"
-            )
+    capacity = _HEADER.itemsize + max_pixels * 3  # reserved, not touched: only the rendered rows take memory
+    with mmap.mmap(-1, capacity) as shared:
+        with warnings.catch_warnings():  # the child only renders and exits: it needs no other thread's lock
+            warnings.simplefilter("ignore", DeprecationWarning)
+            child = os.fork()
+        if child == 0:
+            os._exit(_render_into(shared, document, index, scale, max_pixels))
         try:
-            bitmap = page.render(scale=scale, rev_byteorder=True)
-        except (pdfium.PdfiumError, ValueError) as exc:
-            raise InputError(f"{what}: cannot render PDF page ({exc})") from None
-        return np.array(bitmap.to_numpy()[:, :, :3])
-    finally:
-        page.close()
+            _, status = os.waitpid(child, 0)
+        except BaseException:  # interrupted (a time limit): the child must not outlive the reading
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+            raise
+        code = os.waitstatus_to_exitcode(status)
+        rows, columns = (int(v) for v in np.frombuffer(shared, _HEADER, 1)[0])
+        if code == _RENDERED:
+            return np.frombuffer(shared, np.uint8, rows * columns * 3, _HEADER.itemsize).reshape(rows, columns, 3).copy()
+    if code == _BROKEN_PAGE:
+        raise InputError(f"{what}: broken PDF page")
+    if code == _NO_AREA:
+        raise InputError(f"{what}: PDF page has no area")
+    if code == _TOO_MANY_PIXELS:
+        raise InputTooLarge(
+            f"{what}: at {dpi} dpi the page is {columns}x{rows} = {columns * rows:,} pixels, "
+            f"over the limit of {max_pixels:,} pixels (use a lower dpi)"
+        )
+    if code in (_NO_MEMORY, -signal.SIGABRT):
+        raise InputTooLarge(f"{what}: the page needs more than {PDF_RENDER_MEMORY / 2**20:g} MiB of memory to render")
+    raise InputError(f"{what}: cannot render PDF page (the renderer stopped with status {code})")
+
+
+def _render_into(shared: mmap.mmap, document: pdfium.PdfDocument, index: int, scale: float, max_pixels: int) -> int:
+    """In the child: load and render page ``index`` into ``shared`` (its size, then RGB rows); the exit status."""
+    header = np.frombuffer(shared, _HEADER, 1)
+    try:
+        _end_with_parent()
+        with open("/proc/self/statm") as statm:
+            mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        _limit_memory(mapped + PDF_RENDER_MEMORY)
+        try:
+            page = document[index]
+        except pdfium.PdfiumError:
+            return _BROKEN_PAGE
+        columns, rows = (math.ceil(side * scale) for side in page.get_size())
+        header[0] = (max(rows, 0), max(columns, 0))
+        if columns < 1 or rows < 1:
+            return _NO_AREA
+        if columns * rows > max_pixels:
+            return _TOO_MANY_PIXELS
+        _limit_memory(mapped + PDF_RENDER_MEMORY + 2 * columns * rows * 4)  # the bitmap and its RGB copy
+        try:
+            pixels = page.render(scale=scale, rev_byteorder=True).to_numpy()[:, :, :3]
+        except (pdfium.PdfiumError, ValueError):
+            return _UNRENDERABLE
+        rows, columns = pixels.shape[:2]
+        if rows * columns > max_pixels:
+            return _TOO_MANY_PIXELS
+        header[0] = (rows, columns)
+        np.frombuffer(shared, np.uint8, rows * columns * 3, _HEADER.itemsize).reshape(rows, columns, 3)[:] = pixels
+        return _RENDERED
+    except MemoryError:
+        return _NO_MEMORY
+    except BaseException:  # the child must never return into the caller's code
+        return _UNRENDERABLE
+
+
+def _limit_memory(size: int) -> None:
+    """Let this process map at most ``size`` bytes (allocations past it fail)."""
+    resource.setrlimit(resource.RLIMIT_AS, (size, resource.getrlimit(resource.RLIMIT_AS)[1]))
+
+
+def _end_with_parent() -> None:
+    """Have the kernel kill this process when its parent dies (Linux; elsewhere nothing)."""
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def pages_with_text(data: bytes) -> list[bool]:
