@@ -13,9 +13,11 @@ from text_images import REPO
 
 from ocr import __version__
 from ocr.config import PipelineConfig
+from ocr.orientation import MODEL as ORIENTATION_MODEL
 
 DEFAULT_MODEL_FILES = {"craft_lite.int8.onnx", "recognizer_medium.int8.onnx", "recognizer_medium.int8.json",
-                       "lexicon_en.tsv.gz"}
+                       "lexicon_en.tsv.gz", "recognizer_fast.int8.onnx", "recognizer_fast.int8.json"}
+"""The default engine's models, and the small recognizer the orientation stage reads lines with."""
 
 
 def _build_wheel(out: Path) -> Path:
@@ -29,7 +31,7 @@ def _build_wheel(out: Path) -> Path:
 def test_the_default_models_match_the_files_the_wheel_ships() -> None:
     config = PipelineConfig()
     assert {"craft_lite.int8.onnx", f"{config.recognizer}.onnx", f"{config.recognizer}.json",
-            f"{config.lexicon}.tsv.gz"} == DEFAULT_MODEL_FILES
+            f"{config.lexicon}.tsv.gz", f"{ORIENTATION_MODEL}.onnx", f"{ORIENTATION_MODEL}.json"} == DEFAULT_MODEL_FILES
     assert config.detector == "student-int8"
 
 
