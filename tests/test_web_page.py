@@ -41,7 +41,8 @@ return [Array.from(pixel.slice(0, 3)), word.confidence, word.source];
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    with running_service(tmp_path_factory.mktemp("web"), "--workers", "1", "--engine", "tesseract") as running:
+    with running_service(tmp_path_factory.mktemp("web"), "--workers", "1", "--engine", "tesseract",
+                         "--engines", "neural") as running:
         yield running
 
 
