@@ -99,3 +99,26 @@ def test_bad_images_raise_one_line_input_errors(bad: np.ndarray) -> None:
 
 def test_blank_page_has_no_words() -> None:
     assert Detector(ink_model).detect(np.zeros((64, 64, 3), np.uint8)) == []
+
+
+def _printed(size: int, px: int) -> np.ndarray:
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", px)
+    image = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(image)
+    for row in range(0, size - 2 * px, 2 * px):
+        draw.text((10, 10 + row), "the quick brown fox jumps over", font=font, fill="black")
+    return np.asarray(image)
+
+
+def test_large_print_is_not_magnified_beyond_what_its_text_needs() -> None:
+    from ocr.detection.preprocess import estimate_text_height
+
+    large, small = _printed(600, 48), _printed(600, 12)
+    assert 20 < (estimate_text_height(large) or 0) < 48 and 5 < (estimate_text_height(small) or 0) < 12
+    assert estimate_text_height(np.full((200, 200, 3), 255, np.uint8)) is None  # no text: the canvas rule alone
+    plain = prepare(large, 1280, 1.5)
+    sized = prepare(large, 1280, 1.5, text_height=16)
+    assert plain.resized == (900, 900) and sized.resized[0] < 450
+    assert prepare(small, 1280, 1.5, text_height=16).resized == (900, 900)  # small print keeps its magnification
