@@ -40,7 +40,7 @@ from ocr.config import (DEFAULT_DPI, DEFAULT_ENGINE, DEFAULT_MAX_PIXELS, MAX_STD
                         load_settings)
 from ocr.document import Page
 from ocr.engines import create_engine, engine_class, engine_names, require_engine
-from ocr.errors import EXIT_INTERNAL, EXIT_OK, EngineTimeout, OcrError, OutputError, UsageError
+from ocr.errors import EXIT_INTERNAL, EXIT_OK, EngineTimeout, OcrError, OutputError
 from ocr.export import EXTENSIONS, FORMATS, draw_words, render, render_file
 from ocr.io import read_bytes, read_stream
 from ocr.pipeline import STDIN, PageCallback, read_document
@@ -199,7 +199,7 @@ class _Sink:
         try:
             path.write_bytes(content)
         except OSError as exc:
-            raise UsageError(f"--output: cannot write {path}: {exc.strerror or exc}") from None
+            raise OutputError(f"--output: cannot write {path}: {exc.strerror or exc}") from None
 
     def close(self) -> None:
         if self.stream is not None:
@@ -372,9 +372,8 @@ def _scan_inputs(inputs: tuple[str, ...], fmt: str, output: Path | None, viz: Pa
         for item, stem in zip(inputs, _stems(inputs)):
             on_page = _viz_writer(viz, stem, len(inputs) > 1) if viz is not None else None
             try:
-                source: str | bytes = _stdin_bytes() if item == STDIN else item
-                if fmt == "pdf" and item != STDIN:
-                    source = read_bytes(item)
+                # a searchable PDF is drawn over the input's own bytes
+                source: str | bytes = _stdin_bytes() if item == STDIN else read_bytes(item) if fmt == "pdf" else item
                 with _time_limit(timeout, item):
                     document = read_document(source, options, reader, name=STDIN if item == STDIN else item,
                                              on_page=on_page)
@@ -387,8 +386,8 @@ def _scan_inputs(inputs: tuple[str, ...], fmt: str, output: Path | None, viz: Pa
                 worst = max(worst, EXIT_INTERNAL)
                 continue
             with stage("export", len(document.pages)):
-                sink.write(render_file(document, fmt, source, options.dpi) if isinstance(source, bytes) and fmt == "pdf"
-                           else render(document, fmt), stem)
+                sink.write(render_file(document, fmt, source, options.dpi) if fmt == "pdf" else render(document, fmt),
+                           stem)
     finally:
         sink.close()
     summary = getattr(reader, "summary", None)

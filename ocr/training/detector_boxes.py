@@ -12,7 +12,6 @@ PDFs for born-digital sets) are held out for validation, as the recognizer's pac
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from ocr.detection.preprocess import target_scale
 from ocr.datasets import Region
 
 from .detector_data import MapSample, read_rgb, to_canvas
-from .packs import DPIS, SETS
+from .packs import DPIS, SETS, pdf_files
 from .synth_pages import render_targets
 
 CANVAS_SIZE = 1280
@@ -144,15 +143,13 @@ def _set_pages(folder: Path, holdout: int, pdf: bool) -> tuple[list[_Page], list
     if pdf:
         import pypdfium2 as pdfium
 
-        rows = [json.loads(line) for line in (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]
-        files = sorted(folder / row["pdf"] for row in rows)
-        pages = []
-        for path in files:
+        documents = []
+        for path in sorted(pdf_files(folder)):
             document = pdfium.PdfDocument(str(path))
-            pages.append([_Page(path, i) for i in range(len(document))])
+            documents.append([_Page(path, i) for i in range(len(document))])
             document.close()
-        cut = len(pages) - holdout
-        return [p for doc in pages[:cut] for p in doc], [p for doc in pages[cut:] for p in doc]
+        cut = len(documents) - holdout
+        return [p for doc in documents[:cut] for p in doc], [p for doc in documents[cut:] for p in doc]
     samples = sorted(datasets.iter_samples(folder), key=lambda s: s.image.name)
     pages = [_Page(s.image, -1, s.words or s.lines) for s in samples]
     return pages[: len(pages) - holdout], pages[len(pages) - holdout:]

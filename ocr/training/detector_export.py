@@ -118,6 +118,12 @@ def _up_to_date(previous: dict, checkpoint_sha: str, weights_dir: Path) -> bool:
 def lineage(checkpoint: Path, meta: dict) -> list[dict]:
     """The training runs behind ``checkpoint`` (whose metadata ``meta`` the caller has loaded), oldest first,
     followed through each run's ``--init``: their commands, steps and wall time."""
+    return _walk(checkpoint, meta)[0]
+
+
+def _walk(checkpoint: Path, meta: dict) -> tuple[list[dict], dict]:
+    """:func:`lineage`, and the manifest of the exported student the first run started from (``--init
+    x.onnx``; ``{}`` if none): its runs come first in the lineage, its data is inherited."""
     runs: list[dict] = []
     while True:
         info = checkpoint.parent / "run.json"
@@ -125,9 +131,10 @@ def lineage(checkpoint: Path, meta: dict) -> list[dict]:
         runs.append({"commands": commands, "steps": meta["step"], "wall_time_s": round(meta["elapsed"])})
         init = meta["config"].get("init")
         if init and init.endswith(".onnx"):
-            return _exported_lineage(Path(init)) + runs[::-1]
+            origin = _exported_manifest(Path(init))
+            return origin.get("lineage", []) + runs[::-1], origin
         if not init or not Path(init).is_file():
-            return runs[::-1]
+            return runs[::-1], {}
         checkpoint = Path(init)
         meta = torch.load(checkpoint, map_location="cpu", weights_only=False)
 
@@ -140,12 +147,6 @@ def _exported_manifest(onnx_file: Path) -> dict:
     previous = json.loads(manifest.read_text())
     digest = sha256(onnx_file)
     return previous if any(f.get("sha256") == digest for f in previous.get("files", {}).values()) else {}
-
-
-def _exported_lineage(onnx_file: Path) -> list[dict]:
-    """The runs behind a run started from an exported student (``--init x.onnx``): that export's
-    own lineage, from its manifest."""
-    return list(_exported_manifest(onnx_file).get("lineage", []))
 
 
 def export_student(run_dir: Path, weights_dir: Path, threads: int = 1, metrics: Path | None = None) -> Path:
@@ -166,9 +167,9 @@ def export_student(run_dir: Path, weights_dir: Path, threads: int = 1, metrics: 
     checkpoint_sha = sha256(checkpoint)
     seed = meta["config"]["seed"]
     fresh = not _up_to_date(previous, checkpoint_sha, weights_dir)
-    runs = lineage(checkpoint, meta)  # before exporting: a run started from the export it replaces reads its manifest
-    init = meta["config"].get("init") or ""
-    inherited = _exported_manifest(Path(init)).get("data") if init.endswith(".onnx") else None
+    # Before exporting: a run started from the export it replaces reads that export's manifest.
+    runs, origin = _walk(checkpoint, meta)
+    inherited = origin.get("data")
     if fresh:
         export_detector(model, fp32)
         quantize_int8(fp32, int8, calibration_pages(8, seed + 1))

@@ -63,6 +63,12 @@ class Pack:
     sources: dict[str, str]
 
 
+def pdf_files(folder: Path) -> list[Path]:
+    """The PDFs of a born-digital set (its manifest's ``pdf`` entries), in manifest order."""
+    lines = (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+    return [folder / json.loads(line)["pdf"] for line in lines]
+
+
 def _pdf_crops(folder: Path, rng: random.Random, per_page: int) -> list[LineCrop]:
     """Words and lines of every page of the PDF set in ``folder``, rendered at a random dpi;
     at most ``per_page`` words and ``per_page // 4`` lines of a page are kept."""
@@ -71,8 +77,7 @@ def _pdf_crops(folder: Path, rng: random.Random, per_page: int) -> list[LineCrop
     from .pdf_text import render_page
 
     crops: list[LineCrop] = []
-    for row in (json.loads(line) for line in (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines()):
-        pdf = folder / row["pdf"]
+    for pdf in pdf_files(folder):
         document = pdfium.PdfDocument(str(pdf))
         try:
             for index in range(len(document)):
