@@ -27,7 +27,7 @@ DEFAULT_INPUT = REPO.parent / "shared" / "data" / "eval" / "funsd_test" / "image
 
 def ocr() -> list[str]:
     script = Path(sys.executable).with_name("ocr")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "ocr.cli"]
 
 
 def outputs(out: Path) -> dict[str, bytes]:

@@ -45,7 +45,7 @@ from ocr.config import ScanOptions  # noqa: E402
 from ocr.errors import EngineTimeout, InputError, OcrError  # noqa: E402
 from ocr.io import load_pages  # noqa: E402
 from ocr.workers import EngineFor, WorkerPool  # noqa: E402
-from server.uploads import UploadProblem, read_upload  # noqa: E402
+from ocr.server.uploads import UploadProblem, read_upload  # noqa: E402
 
 MAX_PIXELS = 20_000_000
 MAX_PAGES = 5

@@ -38,7 +38,7 @@ def free_port() -> int:
 
 def start_server(workers: int, engine: str) -> tuple[subprocess.Popen[bytes], str]:
     script = Path(sys.executable).with_name("ocr")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "ocr.cli"]
     port = free_port()
     server = subprocess.Popen(command + ["serve", "--port", str(port), "--workers", str(workers), "--engine", engine,
                                          "--max-queue", "64", "--timeout", "600"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

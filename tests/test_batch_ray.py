@@ -160,7 +160,7 @@ def test_without_ray_installed_ray_is_a_one_line_usage_error(tmp_path: Path) -> 
     root = make_tree(tmp_path / "in", {"one.png": "One"})
     out = tmp_path / "out"
     clean = {name: value for name, value in os.environ.items() if not name.startswith("OCR_")}
-    hide_ray = "import sys; sys.modules['ray'] = None; from cli import main; main()"  # `import ray` fails
+    hide_ray = "import sys; sys.modules['ray'] = None; from ocr.cli import main; main()"  # `import ray` fails
     result = subprocess.run([sys.executable, "-c", hide_ray, "batch", str(root), "--out", str(out), "--ray"],
                             cwd=REPO, capture_output=True, text=True, env=clean,
                             timeout=120)

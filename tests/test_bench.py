@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageDraw, ImageFont
 
-from cli import main
+from ocr.cli import main
 from ocr.bench import adapters, harness
 from ocr.document import box_polygon
 from ocr.eval.detection import match_end_to_end
@@ -150,7 +150,7 @@ def test_eval_recognize_scores_rapidocr_on_the_same_crops(tmp_path: Path) -> Non
     from click.testing import CliRunner
     from PIL import Image, ImageDraw, ImageFont
 
-    from cli import main
+    from ocr.cli import main
     from ocr.training.synth import find_fonts
 
     words = tmp_path / "words"

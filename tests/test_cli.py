@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from PIL import Image
 from sample_files import NAMES, sample, truth
 
-import server.app
-from cli import main
+import ocr.server.app
+from ocr.cli import main
 from ocr import __version__
 from ocr.document import Document
 from ocr.engines import engine_class
@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 def run(*args: str, stdin: bytes | None = None, **env: str) -> subprocess.CompletedProcess[bytes]:
     """``ocr ARGS`` as a separate process (the console script installed beside this Python), ``env`` added."""
     script = Path(sys.executable).with_name("ocr")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "ocr.cli"]
     return subprocess.run(command + list(args), input=stdin, capture_output=True, cwd=REPO, timeout=300,
                           env={**os.environ, **env})
 
@@ -308,7 +308,7 @@ def test_serve_defaults_to_the_hybrid_engine(monkeypatch: pytest.MonkeyPatch) ->
     """The engine `ocr serve` gives requests that name none (test_server.py: GET /v1/engines reports it)."""
     defaults: list[str] = []
     monkeypatch.setattr(engine_class("hybrid"), "availability", classmethod(lambda cls: None))  # models or not
-    monkeypatch.setattr(server.app, "serve", lambda settings, host, port: defaults.append(settings.engine))
+    monkeypatch.setattr(ocr.server.app, "serve", lambda settings, host, port: defaults.append(settings.engine))
     for args in ([], ["--engine", "tesseract"]):
         assert invoke("serve", *args).exit_code == EXIT_OK
     assert defaults == ["hybrid", "tesseract"]

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 import ocr.models
-from cli import main
+from ocr.cli import main
 from ocr.errors import EngineError
 from ocr.models import PRETRAINED, PretrainedModel, ensure_models
 

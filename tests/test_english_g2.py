@@ -85,7 +85,7 @@ def test_eval_recognize_command_on_generated_sets(exported, tmp_path) -> None:
 
     from click.testing import CliRunner
 
-    from cli import main
+    from ocr.cli import main
 
     _, model_path = exported
     words = tmp_path / "words"
@@ -127,7 +127,7 @@ def test_eval_recognize_command_on_generated_sets(exported, tmp_path) -> None:
 def test_eval_recognize_rejects_unknown_sets_and_models(tmp_path) -> None:
     from click.testing import CliRunner
 
-    from cli import main
+    from ocr.cli import main
 
     result = CliRunner().invoke(main, ["eval", "recognize", str(tmp_path / "nowhere")])
     assert result.exit_code == 3 and "no set" in result.output

@@ -19,7 +19,7 @@ from service_process import Service, running_service
 
 from ocr.errors import InputError
 from ocr.io import load_pages
-from server.uploads import UploadProblem, read_upload
+from ocr.server.uploads import UploadProblem, read_upload
 
 SEEDS = seed_files()
 MAX_PIXELS = 4_000_000

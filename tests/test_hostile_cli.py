@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from hostile_inputs import pdf_bomb
 from text_images import REPO, encoded, fault_env, ocr_command, text_image
 
-import cli
+from ocr import cli
 from ocr.errors import EXIT_ENGINE, EXIT_INPUT, EXIT_OUTPUT
 
 

@@ -73,7 +73,7 @@ def test_models_it_cannot_recover_are_refused_clearly(tmp_path: Path) -> None:
 def test_training_from_an_export_needs_frozen_batch_norms(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from cli import main
+    from ocr.cli import main
 
     result = CliRunner().invoke(main, ["train", "recognizer", "--config", "fast", "--init", str(tmp_path / "m.onnx"),
                                        "--out", str(tmp_path / "run")])

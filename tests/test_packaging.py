@@ -42,7 +42,9 @@ def test_the_wheel_holds_the_default_models_and_reads_a_page_outside_the_checkou
     shipped = {Path(name).name for name in names if name.startswith("ocr/weights/")}
     assert DEFAULT_MODEL_FILES <= shipped
     assert not {name for name in shipped if name.endswith(".pt") or name.startswith("craft_mlt")}, shipped
-    assert {"ocr/py.typed", f"ocr-{__version__}.dist-info/licenses/LICENSE"} <= names
+    assert {"ocr/py.typed", f"ocr-{__version__}.dist-info/licenses/LICENSE", "ocr/server/static/index.html"} <= names
+    # One importable name, ours: nothing installed at the top level that another package could own (`cli`, `server`).
+    assert {name.split("/")[0] for name in names if not name.startswith(f"ocr-{__version__}.")} == {"ocr"}
     assert wheel.stat().st_size < 8e6
 
     # Installed alone (the dependencies come from this environment), away from the checkout.

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from PIL import Image
 from sample_files import sample
 
-from cli import main
+from ocr.cli import main
 from ocr.config import ScanOptions
 from ocr.document import Document, bounding_box
 from ocr.engines.tesseract import TesseractEngine

@@ -162,7 +162,7 @@ def test_a_narrow_model_widened_into_a_wider_one_still_reads_the_same() -> None:
 def test_an_init_model_of_other_sizes_is_a_usage_error(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from cli import main
+    from ocr.cli import main
 
     shipped = Path(__file__).parents[1] / "weights" / "recognizer_fast.pt"
     result = CliRunner().invoke(main, ["train", "recognizer", "--config", "tiny", "--init", str(shipped),
@@ -260,7 +260,7 @@ def test_teacher_labels_restore_case_where_the_teacher_agrees_and_are_read_once(
 def test_a_resume_needs_no_config_but_a_run_directory(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from cli import main
+    from ocr.cli import main
 
     runner = CliRunner()
     no_run = runner.invoke(main, ["train", "recognizer", "--resume"])
@@ -274,7 +274,7 @@ def test_a_resume_needs_no_config_but_a_run_directory(tmp_path: Path) -> None:
 def test_a_learning_rate_must_be_positive_and_sets_the_peak(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from cli import main
+    from ocr.cli import main
 
     bad = CliRunner().invoke(main, ["train", "recognizer", "--config", "tiny", "--lr", "0", "--out", str(tmp_path)])
     assert bad.exit_code == 2 and "--lr 0.0: the learning rate must be positive" in bad.output

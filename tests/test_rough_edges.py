@@ -16,7 +16,7 @@ from sample_files import sample
 from service_process import running_service
 from text_images import REPO, ocr_command
 
-from cli import main
+from ocr.cli import main
 from ocr import __version__
 from ocr.batch import BatchSettings
 from ocr.config import ScanOptions

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageDraw, ImageFont
 
-from cli import main
+from ocr.cli import main
 from ocr.training.packs import SetSpec, build_pack, load_pack, save_pack
 from ocr.training.pdf_text import render_page
 from ocr.training.recognizer import build_data, preset, train

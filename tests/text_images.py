@@ -39,7 +39,7 @@ def encoded(image: Image.Image, fmt: str = "PNG") -> bytes:
 def ocr_command() -> list[str]:
     """The ``ocr`` console script installed beside this Python (or ``python -m cli``)."""
     script = Path(sys.executable).with_name("ocr")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "ocr.cli"]
 
 
 def fault_env(**extra: str) -> dict[str, str]:

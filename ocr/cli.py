@@ -45,7 +45,7 @@ from ocr.export import EXTENSIONS, FORMATS, draw_words, render, render_file
 from ocr.io import read_bytes, read_stream
 from ocr.pipeline import STDIN, PageCallback, read_document
 from ocr.profile import profiling, stage
-from server.settings import ServiceSettings
+from .server.settings import ServiceSettings
 
 
 EXIT_CODES_HELP = """\b
@@ -564,7 +564,7 @@ def serve(host: str, port: int, workers: int | None, max_queue: int, timeout: fl
       curl -s --data-binary @page.png -H 'Content-Type: image/png' \\
            'http://127.0.0.1:8000/v1/ocr?format=text'
     """
-    from server.app import serve as run_server
+    from .server.app import serve as run_server
 
     chosen = load_settings(config_file, {"engine": engine, "lang": lang, "detector": detector, "recognizer": recognizer,
                                          "threads": threads})

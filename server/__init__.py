@@ -1,1 +1,0 @@
-"""The HTTP service (FastAPI on uvicorn): ``ocr serve``; see :mod:`server.app`."""
