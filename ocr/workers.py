@@ -16,6 +16,7 @@ tasks should run at once.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -32,6 +33,7 @@ from .config import DEFAULT_DPI, DEFAULT_MAX_PIXELS, ScanOptions
 from .engines import Engine, create_engine
 from .errors import EngineError, EngineTimeout, OcrError
 from .export import render, render_file
+from .export.draw import preview_url
 from .pipeline import read_document
 
 T = TypeVar("T")
@@ -359,10 +361,20 @@ class WorkerPool:
         self.close()
 
 
-def read_task(engine_for: EngineFor, data: bytes, name: str, options: ScanOptions, fmt: str) -> tuple[int, str | bytes]:
+def read_task(engine_for: EngineFor, data: bytes, name: str, options: ScanOptions, fmt: str,
+              previews: bool = False) -> tuple[int, str | bytes]:
     """A task: ``data`` (an input's bytes) read with ``options`` and rendered in ``fmt``; (pages, rendering:
-    text, or the bytes of a PDF)."""
-    document = read_document(data, options, engine_for(options), name=name)
+    text, or the bytes of a PDF). With ``previews`` and the json format, each page also carries ``image``,
+    its picture as read (:func:`ocr.export.draw.preview_url`), for a viewer."""
+    previews = previews and fmt == "json"
+    images: list[str] = []
+    document = read_document(data, options, engine_for(options), name=name,
+                             on_page=(lambda image, page: images.append(preview_url(image))) if previews else None)
     if fmt == "pdf":
         return len(document.pages), render_file(document, fmt, data, options.dpi)
-    return len(document.pages), render(document, fmt)
+    if not previews:
+        return len(document.pages), render(document, fmt)
+    tree = document.to_dict()
+    for page, image in zip(tree["pages"], images, strict=True):
+        page["image"] = image
+    return len(document.pages), json.dumps(tree, ensure_ascii=False)

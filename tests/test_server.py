@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
 import time
@@ -14,7 +15,7 @@ import httpx
 import psutil
 import pytest
 from lxml import etree
-from PIL import Image
+from PIL import Image, ImageStat
 from hostile_inputs import many_fields, pdf_bomb, start_trickle
 from service_process import Service, running_service
 from text_images import CRASH, HANG, encoded, text_image
@@ -92,6 +93,44 @@ def test_every_format_equals_the_pipeline_output(service: Service, fmt: str) -> 
         assert Document.from_dict(response.json()).text == "Quarterly report 2024"
     if fmt in ("hocr", "alto"):
         etree.fromstring(response.content)
+
+
+def test_previews_show_each_page_as_read_and_export_renders_the_json_without_reading_again(service: Service) -> None:
+    first, second = text_image("First page text"), text_image("Second page words")
+    pdf = pdf_of(first, second)
+    plain = post(service, pdf, "application/pdf", format="json", dpi="72").json()
+    shown = post(service, pdf, "application/pdf", format="json", dpi="72", previews="true").json()
+    images = [page.pop("image") for page in shown["pages"]]
+    assert shown == plain  # the reading itself is the same
+    for page, url, original in zip(shown["pages"], images, (first, second)):
+        assert url.startswith("data:image/jpeg;base64,")
+        preview = Image.open(BytesIO(base64.b64decode(url.split(",", 1)[1])))
+        assert preview.size == (page["width"], page["height"]) == original.size  # 72 dpi: the page's own pixels
+        # the preview is the page as read: dark where the original has ink
+        assert abs(ImageStat.Stat(preview.convert("L")).mean[0] - ImageStat.Stat(original.convert("L")).mean[0]) < 3
+
+    for fmt in ("text", "json", "hocr", "alto", "tsv"):
+        exported = httpx.post(f"{service.url}/v1/export", params={"format": fmt}, json=plain, timeout=60)
+        assert exported.status_code == 200, exported.text
+        assert exported.text == post(service, pdf, "application/pdf", format=fmt, dpi="72").text
+    assert exported.headers["content-type"].startswith("text/tab-separated-values")
+
+
+def test_export_refuses_what_is_not_a_reading(service: Service) -> None:
+    def export(body: bytes, media: str = "application/json", fmt: str = "text") -> httpx.Response:
+        return httpx.post(f"{service.url}/v1/export", params={"format": fmt}, content=body,
+                          headers={"Content-Type": media}, timeout=60)
+
+    reading = post(service, encoded(text_image("Invoice 42")), format="json").content
+    assert_error(export(reading, fmt="pdf"), 422, "format")
+    assert_error(export(reading, media="text/plain"), 415, "application/json")
+    assert_error(export(b"{not json"), 400, "not JSON")
+    assert_error(export(b"[" * 100_000 + b"]" * 100_000), 400, "not JSON")
+    assert_error(export(b'{"schema": "ocr.document/1"}'), 422, "not an ocr.document/1 document")
+    assert_error(export(b'{"schema": "other/2", "pages": []}'), 422, "not an ocr.document/1 document")
+    assert_error(export(b'"a string"'), 422, "JSON object")
+    assert_error(export(b" " * 2_000_000), 413, "exceeds")
+    assert_error(post(service, encoded(text_image("Invoice 42")), format="text", previews="true"), 422, "previews")
 
 
 def test_multipart_pdf_of_two_pages(service: Service) -> None:

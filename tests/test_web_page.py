@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 import shutil
+from pathlib import Path
 from typing import Iterator
 
 import httpx
@@ -15,6 +17,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from sample_files import sample
 from service_process import Service, running_service
 from text_images import encoded, text_image
+
+from ocr.export import EXTENSIONS, FORMATS
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -112,6 +116,93 @@ def test_the_page_shows_a_table_row_as_the_text_format_does(service: Service, br
                         headers={"Content-Type": "image/png"}, timeout=300)
     assert "Milk 1L 1.49" in served.text.splitlines()
     assert browser.find_element(By.ID, "text").text == served.text.strip()
+
+
+def open_page(browser: webdriver.Chrome, service: Service) -> None:
+    browser.get(service.url + "/")
+    WebDriverWait(browser, 60).until(lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "yes")
+
+
+def text_of(browser: webdriver.Chrome, element: str) -> str:
+    return browser.find_element(By.ID, element).text
+
+
+# Dark pixels of the canvas inside the bounding box of the current page's first word (the page image under it).
+INK_UNDER_FIRST_WORD = """
+const page = window.ocrResult.pages[arguments[0]];
+const xs = [], ys = [];
+for (const [x, y] of page.blocks[0].lines[0].words[0].polygon) { xs.push(x); ys.push(y); }
+const [x0, y0] = [Math.min(...xs) + 3, Math.min(...ys) + 3];
+const data = document.getElementById("canvas").getContext("2d")
+  .getImageData(x0, y0, Math.max(...xs) - 3 - x0, Math.max(...ys) - 3 - y0).data;
+let dark = 0;
+for (let i = 0; i < data.length; i += 4) if (data[i] + data[i + 1] + data[i + 2] < 200) dark++;
+return dark;
+"""
+
+
+def test_a_pdf_shows_each_page_rendered_with_its_text_and_page_navigation(service: Service,
+                                                                          browser: webdriver.Chrome) -> None:
+    open_page(browser, service)
+    data = sample("two_page.pdf").read_bytes()
+    drop(browser, "two_page.pdf", "application/pdf", data)
+    assert wait_state(browser, "done", "error") == "done", text_of(browser, "status")
+    served = httpx.post(f"{service.url}/v1/ocr?format=text", content=data, headers={"Content-Type": "application/pdf"},
+                        timeout=300).text.split("\n\f")
+    reading = browser.execute_script("return window.ocrResult")
+    assert " on 2 pages in " in text_of(browser, "status")
+    canvas = browser.find_element(By.ID, "canvas")
+    for index in (0, 1):
+        assert text_of(browser, "page-label") == f"Page {index + 1} of 2"
+        page = reading["pages"][index]
+        assert (int(canvas.get_attribute("width")), int(canvas.get_attribute("height"))) == (page["width"], page["height"])
+        assert browser.execute_script(INK_UNDER_FIRST_WORD, index) > 20  # the rendered page, not a blank one
+        assert text_of(browser, "text") == served[index].strip()  # the server's text of this page
+        assert browser.find_element(By.ID, "next").is_enabled() == (index == 0)
+        browser.find_element(By.ID, "next").click()
+    browser.find_element(By.ID, "previous").click()
+    assert text_of(browser, "page-label") == "Page 1 of 2"
+
+
+def test_the_reading_downloads_in_every_format(service: Service, browser: webdriver.Chrome,
+                                               tmp_path: Path) -> None:
+    browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    open_page(browser, service)
+    image = encoded(text_image("Delivery note 7781"))
+    drop(browser, "delivery.png", "image/png", image)
+    assert wait_state(browser, "done", "error") == "done", text_of(browser, "status")
+    buttons = browser.find_elements(By.CSS_SELECTOR, "#downloads button")
+    assert [b.text for b in buttons] == list(FORMATS)
+    for button in buttons:
+        button.click()
+        assert wait_state(browser, "done", "error") == "done", text_of(browser, "status")
+    names = {fmt: tmp_path / f"delivery.{EXTENSIONS[fmt]}" for fmt in FORMATS}
+    WebDriverWait(browser, 60).until(lambda _: all(path.exists() for path in names.values()))
+    for fmt, path in names.items():
+        served = httpx.post(f"{service.url}/v1/ocr", params={"format": fmt}, content=image,
+                            headers={"Content-Type": "image/png"}, timeout=300).content
+        if fmt == "json":  # as shown: the service's JSON, the page previews left out
+            assert json.loads(path.read_bytes()) == json.loads(served)
+        else:
+            assert path.read_bytes() == served, fmt
+
+
+def test_a_phone_width_window_stacks_the_page_and_scrolls_only_down(service: Service,
+                                                                     browser: webdriver.Chrome) -> None:
+    browser.set_window_size(390, 844)
+    try:
+        open_page(browser, service)
+        drop(browser, "receipt.png", "image/png", sample("receipt.png").read_bytes())
+        assert wait_state(browser, "done", "error") == "done", text_of(browser, "status")
+        width = browser.execute_script("return document.documentElement.clientWidth")
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+        controls = browser.find_element(By.ID, "controls").rect
+        canvas = browser.find_element(By.ID, "canvas").rect
+        text = browser.find_element(By.ID, "text").rect
+        assert canvas["x"] >= 0 and canvas["x"] + canvas["width"] <= width
+        assert controls["y"] + controls["height"] <= canvas["y"] < canvas["y"] + canvas["height"] <= text["y"]
+    finally:
+        browser.set_window_size(1400, 1000)
 
 
 def test_a_refused_upload_shows_the_reason(service: Service, browser: webdriver.Chrome) -> None:

@@ -1,6 +1,9 @@
-"""Visualization: word outlines drawn over the page image, colored by confidence."""
+"""Visualization: word outlines drawn over the page image, colored by confidence; page previews for viewers."""
 
 from __future__ import annotations
+
+import base64
+import io
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -24,3 +27,17 @@ def draw_words(image: np.ndarray, page: Page) -> np.ndarray:
     for word in page.words:
         draw.polygon(word.polygon, outline=confidence_color(word.confidence), width=width)
     return np.array(canvas)
+
+
+PREVIEW_SIDE = 2000
+"""Longer side, in pixels, of a page preview (larger pages are shrunk; outlines scale with the page size)."""
+
+
+def preview_url(image: np.ndarray) -> str:
+    """A ``data:`` URL of ``image`` (H×W×3 uint8 RGB) as a JPEG for a viewer, at most :data:`PREVIEW_SIDE` pixels
+    on its longer side (a viewer stretches it over the page's own width and height)."""
+    picture = Image.fromarray(image)
+    picture.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

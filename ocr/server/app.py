@@ -8,7 +8,8 @@ Requests beyond the pool wait in a queue of bounded length; past it they get 503
 within the request's timeout (else 408), so clients that send slowly hold no place. Uploads are kept in memory only; the log has one line per request
 (method, path, status, seconds), never its content, query string or headers.
 
-Routes: ``POST /v1/ocr``, ``GET /v1/engines``, ``GET /healthz`` (the process answers),
+Routes: ``POST /v1/ocr``, ``POST /v1/export`` (a JSON reading in another format, nothing
+read again), ``GET /v1/engines``, ``GET /healthz`` (the process answers),
 ``GET /readyz`` (every worker has its engine loaded), ``GET /docs`` (OpenAPI, served
 without any CDN), ``GET /`` (a page to try it: drop an image, see the words found).
 Errors are JSON ``{"status": N, "error": "reason phrase", "detail": "one line"}``.
@@ -17,6 +18,7 @@ Errors are JSON ``{"status": N, "error": "reason phrase", "detail": "one line"}`
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import time
@@ -40,14 +42,16 @@ from ocr.config import DEFAULT_DPI, Mode, Rotate
 from ocr.engines import availability, engine_names
 from ocr.errors import (EngineTimeout, EngineUnavailable, InputError, InputTooLarge, OcrError, UnsupportedFormat,
                         UsageError)
-from ocr.export import FORMATS, MEDIA_TYPES
+from ocr.document import SCHEMA_ID, Document
+from ocr.export import EXTENSIONS, FORMATS, MEDIA_TYPES, render
 from ocr.workers import WorkerPool, read_task
 
 from .settings import ServiceSettings
-from .uploads import RAW_TYPES, Upload, UploadProblem, check_length, read_upload
+from .uploads import RAW_TYPES, Upload, UploadProblem, check_length, read_limited, read_upload
 
 STATIC = Path(__file__).resolve().parent / "static"
 OutputFormat = Literal[FORMATS]  # type: ignore[valid-type]
+TextFormat = Literal[tuple(f for f in FORMATS if f != "pdf")]  # type: ignore[valid-type]
 EngineName = Literal[engine_names()]  # type: ignore[valid-type]
 LOG = logging.getLogger("ocr.server")
 
@@ -190,11 +194,15 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         dpi: int = Query(DEFAULT_DPI, ge=36, le=settings.max_dpi, description="Resolution PDF pages are rendered at."),
         rotate: Rotate = Query(settings.rotate, description="auto: find and undo each page's rotation and skew; "
                                                             "off: read pages as given."),
+        previews: bool = Query(False, description="format=json only: each page also carries `image`, the page as "
+                                                  "read (a JPEG data: URL), for viewers such as the page at /."),
     ) -> Response:
         """Read every page of the upload; the ``ocr.document/1`` JSON, or text, hOCR, ALTO, TSV or a searchable PDF."""
         admission: _Admission = runtime["admission"]
         deadline = time.monotonic() + settings.timeout
         check_length(request.headers.get("content-length"), settings.max_upload_bytes)
+        if previews and fmt != "json":
+            raise ApiError(422, f"previews: page previews come only with format=json, not {fmt}")
         if engine not in settings.engines:
             raise ApiError(422, f"engine: '{engine}' is not offered by this service (offered: "
                                 f"{', '.join(settings.engines)})")
@@ -212,7 +220,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                                admission.retry_after()) from None
             started = time.monotonic()
             try:
-                work = partial(runtime["pool"].run, read_task, upload.data, upload.name, options, fmt,
+                work = partial(runtime["pool"].run, read_task, upload.data, upload.name, options, fmt, previews,
                                timeout=max(deadline - started, 0.001))
                 pages, text = await asyncio.get_running_loop().run_in_executor(runtime["threads"], work)
             except OcrError as exc:
@@ -224,10 +232,34 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             admission.leave()
         return Response(text, media_type=MEDIA_TYPES[fmt], headers={"X-OCR-Pages": str(pages)})
 
+    @app.post("/v1/export", responses=error_doc, response_class=Response,  # type: ignore[arg-type]
+              summary="Turn a JSON reading into another format",
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                  "schema": {"type": "object", "description": "An ocr.document/1 document, as POST /v1/ocr gives it."}}}}})
+    async def export(
+        request: Request,
+        fmt: TextFormat = Query(..., alias="format", description="Output format (pdf needs the input: POST it to "
+                                                                  "/v1/ocr?format=pdf)."),
+    ) -> Response:
+        """The ``ocr.document/1`` JSON of the body (as ``POST /v1/ocr`` returns it) as text, JSON, hOCR, ALTO or
+        TSV, without reading anything again."""
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            raise ApiError(415, "the body must be an ocr.document/1 document sent as application/json")
+        check_length(request.headers.get("content-length"), settings.max_upload_bytes)
+        try:
+            body = await asyncio.wait_for(read_limited(request.stream(), settings.max_upload_bytes), settings.timeout)
+        except asyncio.TimeoutError:
+            raise ApiError(408, f"body not received within {settings.timeout:g} s") from None
+        except ClientDisconnect:
+            raise ApiError(400, "the client closed the connection before the body was complete") from None
+        work = partial(_export, body, fmt)
+        return Response(await asyncio.get_running_loop().run_in_executor(runtime["threads"], work),
+                        media_type=MEDIA_TYPES[fmt])
+
     @app.get("/v1/engines", summary="The engines this service can use")
     async def engines() -> dict[str, Any]:
         usable = [name for name in settings.engines if availability(name) is None]
-        return {"engines": usable, "default": settings.engine, "formats": list(FORMATS)}
+        return {"engines": usable, "default": settings.engine, "formats": list(FORMATS), "extensions": EXTENSIONS}
 
     @app.get("/healthz", summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
@@ -267,6 +299,23 @@ async def _receive(request: Request, settings: ServiceSettings, deadline: float)
         raise ApiError(408, f"upload not received within {settings.timeout:g} s") from None
     except ClientDisconnect:
         raise ApiError(400, "the client closed the connection before the upload was complete") from None
+
+
+def _export(body: bytes, fmt: str) -> str:
+    """The document JSON ``body`` rendered in ``fmt``; :class:`ApiError` 400 or 422 when it is none."""
+    try:
+        tree = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "the body is not JSON") from None
+    if not isinstance(tree, dict):
+        raise ApiError(422, f"the body is not an {SCHEMA_ID} document (a JSON object)")
+    try:
+        document = Document.from_dict(tree)
+        return render(document, fmt)
+    except ValueError as exc:
+        raise ApiError(422, str(exc)) from None
+    except (KeyError, TypeError, IndexError, AttributeError, RecursionError) as exc:
+        raise ApiError(422, f"the body is not an {SCHEMA_ID} document ({type(exc).__name__}: {exc})") from None
 
 
 def _swagger_assets() -> Path:
