@@ -1,10 +1,12 @@
 """Property-based fuzzing (Hypothesis) of the decoders and the upload path with mutated PNG, JPEG, TIFF, GIF,
-WebP and PDF files: every input gives pages or one clean error, never another exception. The long run
+WebP and PDF files, and of POST /v1/export with spoiled readings: every input gives pages (a rendering) or one
+clean error, never another exception. The long run
 (10,000 inputs, crashes, hangs and peak memory) is ``benchmarks/fuzz.py``."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from datetime import timedelta
 from pathlib import Path
@@ -15,10 +17,12 @@ import pytest
 from hostile_inputs import FUZZ_FORMATS, multipart, mutate, seed_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rich_document import rich_document
 from service_process import Service, running_service
 
 from ocr.errors import InputError
 from ocr.io import load_pages
+from ocr.server.app import ApiError, _export
 from ocr.server.uploads import UploadProblem, read_upload
 
 SEEDS = seed_files()
@@ -92,3 +96,33 @@ def test_the_service_answers_mutated_uploads_with_documented_statuses(service: S
         detail = response.json()["detail"]
         assert " at 0x" not in detail and "Traceback" not in detail
     assert "Traceback" not in Path(service.log).read_text()
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                      max_size=4), max_leaves=12)
+
+
+def _spoil(tree: object, rng: random.Random, value: object) -> object:
+    """``tree`` with one randomly chosen node (at any depth) replaced by ``value`` or removed."""
+    if isinstance(tree, (dict, list)) and tree and rng.random() < 0.8:
+        keys = list(tree) if isinstance(tree, dict) else list(range(len(tree)))
+        key = rng.choice(keys)
+        copy = dict(tree) if isinstance(tree, dict) else list(tree)
+        if rng.random() < 0.2:
+            del copy[key]  # type: ignore[arg-type]
+        else:
+            copy[key] = _spoil(copy[key], rng, value)  # type: ignore[index]
+        return copy
+    return value
+
+
+@FUZZ
+@given(rng=st.randoms(use_true_random=False), value=JSON_VALUES, fmt=st.sampled_from(["text", "json", "hocr", "alto", "tsv"]))
+def test_export_gives_a_rendering_or_one_client_error(rng: random.Random, value: object, fmt: str) -> None:
+    """A reading sent back to POST /v1/export with any one part spoiled: rendered, or refused with 400 or 422."""
+    spoiled = json.dumps(_spoil(rich_document().to_dict(), rng, value)).encode()
+    try:
+        assert isinstance(_export(spoiled, fmt), str)
+    except ApiError as exc:
+        assert exc.status in (400, 422) and "\n" not in exc.detail and len(exc.detail) < 200, exc.detail

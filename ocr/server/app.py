@@ -310,12 +310,10 @@ def _export(body: bytes, fmt: str) -> str:
     if not isinstance(tree, dict):
         raise ApiError(422, f"the body is not an {SCHEMA_ID} document (a JSON object)")
     try:
-        document = Document.from_dict(tree)
-        return render(document, fmt)
-    except ValueError as exc:
-        raise ApiError(422, str(exc)) from None
-    except (KeyError, TypeError, IndexError, AttributeError, RecursionError) as exc:
-        raise ApiError(422, f"the body is not an {SCHEMA_ID} document ({type(exc).__name__}: {exc})") from None
+        return render(Document.from_dict(tree), fmt)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError) as exc:
+        reason = f"{type(exc).__name__}: {exc}"  # echoes a part of the body: kept short
+        raise ApiError(422, f"the body is not an {SCHEMA_ID} document ({reason[:120]})") from None
 
 
 def _swagger_assets() -> Path:
