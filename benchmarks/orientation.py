@@ -45,7 +45,7 @@ def main() -> None:
     auto = ScanOptions()
     off = replace(auto, rotate="off")
     engine = create_engine(auto.engine, auto)
-    orienter = find_orienter(auto.pipeline.threads)
+    orienter = find_orienter()
     orienter.find(np.full((64, 64, 3), 255, np.uint8))  # loaded before anything is timed
     rows = []
     for name in args.sets:

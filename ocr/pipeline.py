@@ -49,7 +49,7 @@ def read_pages(
     a PDF (``input_format``) record their size in points, from the dpi they were rendered at.
     """
     read: list[Page] = []
-    orienter = find_orienter(options.pipeline.threads) if options.rotate == "auto" and options.mode == "page" else None
+    orienter = find_orienter() if options.rotate == "auto" and options.mode == "page" else None
     for index, image in enumerate(timed(pages, "decode input")):
         upright, found = image, Orientation()
         if orienter is not None:

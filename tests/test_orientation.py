@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from sample_files import sample, truth
+
+from ocr import orientation
 
 from ocr.config import ScanOptions
 from ocr.document import Block, Line, Page, Word, bounding_box
@@ -14,10 +16,12 @@ from ocr.engines import create_engine
 from ocr.engines.tesseract import TesseractEngine
 from ocr.errors import UsageError
 from ocr.eval.metrics import cer
-from ocr.orientation import Orientation, _matrix, find_orienter, to_input_frame, transform
+from ocr.orientation import Orientation, _matrix, find_orienter, osd_rotation, to_input_frame, transform
 from ocr.pipeline import read_document, read_pages
 
 SAMPLES = ("clean_page.png", "noisy_scan.jpg", "receipt.png", "scoreboard.png")
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+ARABIC = "مرحبا بالعالم هذه صفحة مكتوبة باللغة العربية"
 
 
 def pixels(name: str) -> np.ndarray:
@@ -77,6 +81,61 @@ def test_rotate_off_reads_the_page_as_given() -> None:
                       TesseractEngine(), "x").pages[0]
     assert (page.rotation, page.skew) == (0, 0.0)
     assert cer(page.text, truth("clean_page.png")) > 0.5
+
+
+def arabic_page() -> np.ndarray:
+    """A page of six lines of Arabic, a script the Latin recognizer cannot read either way up."""
+    page = Image.new("RGB", (900, 500), "white")
+    draw = ImageDraw.Draw(page)
+    for line in range(6):
+        draw.text((40, 40 + 70 * line), ARABIC, font=ImageFont.truetype(FONT, 28), fill="black")
+    return np.asarray(page)
+
+
+@pytest.fixture
+def osd_calls(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    """What each call of Tesseract's OSD (the real one) answered, in order."""
+    calls: list[int | None] = []
+
+    def spied(gray: np.ndarray) -> int | None:
+        calls.append(osd_rotation(gray))
+        return calls[-1]
+
+    monkeypatch.setattr(orientation, "osd_rotation", spied)
+    return calls
+
+
+@pytest.mark.parametrize("degrees", [90, 180])
+def test_a_page_the_recognizer_cannot_read_is_set_upright_by_tesseract_osd(degrees: int,
+                                                                            osd_calls: list[int | None]) -> None:
+    assert find_orienter().find(turned(arabic_page(), degrees)).rotation == degrees
+    assert osd_calls == [degrees]
+
+
+@pytest.mark.parametrize("degrees", [0, 90, 180, 270])
+def test_osd_finds_how_a_latin_page_is_turned(degrees: int) -> None:
+    gray = np.asarray(Image.open(sample("clean_page.png")).convert("L"))
+    assert osd_rotation(np.ascontiguousarray(np.rot90(gray, -degrees // 90))) == degrees
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_osd_is_not_asked_about_a_page_the_recognizer_reads(name: str, osd_calls: list[int | None]) -> None:
+    assert find_orienter().find(turned(pixels(name), 270)).rotation == 270
+    assert osd_calls == []
+
+
+@pytest.mark.parametrize("command", [("no-such-tesseract",), ("false",), ("sleep", "5")])
+def test_osd_that_fails_leaves_the_recognizer_s_guess(command: tuple[str, ...], monkeypatch: pytest.MonkeyPatch,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    page = turned(arabic_page(), 90)
+    with monkeypatch.context() as unanswered:
+        unanswered.setattr(orientation, "osd_rotation", lambda gray: None)
+        guess = find_orienter().find(page)
+    monkeypatch.setattr(orientation, "OSD_COMMAND", command)
+    monkeypatch.setattr(orientation, "OSD_TIMEOUT", 0.5)
+    with caplog.at_level("DEBUG", logger="ocr.orientation"):
+        assert find_orienter().find(page) == guess
+    assert "Tesseract OSD" in caplog.text
 
 
 def test_a_blank_page_is_left_as_it_is() -> None:
