@@ -375,7 +375,7 @@ def _respaced(one: str, other: str) -> bool:
 
 @dataclass(frozen=True)
 class Combiner:
-    """Combines the recognizer's words with a second engine's reading of the same lines.
+    """Combines the recognizer's words with a second engine's reading of the same page.
 
     The two readings are aligned by position (:func:`align`); each group is decided by these rules:
 
@@ -386,9 +386,9 @@ class Combiner:
        the same words, letters and digits) win together in the recognizer's spelling; otherwise the
        reading with the higher :class:`Trust` score wins (its confidence and the word list), so a
        confident reading that is not a word can lose to a listed one.
-    3. The same characters cut into different words, every differing space between two letters or
-       digits (a space dropped or invented, :func:`_respaced`): the cut with the larger share of listed
-       tokens wins; ties keep the recognizer's.
+    3. The same letters and digits cut into different words: the recognizer's cut is kept unless every
+       differing space lies between two letters or digits (a space dropped or invented,
+       :func:`_respaced`) and the other cut has the larger share of listed tokens.
     4. Otherwise the side with the higher mean :class:`Trust` score wins the group.
 
     A winning word keeps its engine's confidence and source; the other engine's reading of its group
