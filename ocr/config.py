@@ -60,7 +60,10 @@ class PipelineConfig:
     recognizers; ``cloud_threshold``:
     words whose best reading is still under it go to the cloud engine (when credentials
     exist; not calibrated: no cloud access where it was built). ``fallback_timeout``: seconds one fallback call
-    may take before its answer is ignored. ``threads``: onnxruntime intra-op threads (0: auto).
+    may take before its answer is ignored. ``combine``: the hybrid has Tesseract read the whole page and
+    decides every word between the two readings (:class:`ocr.routing.Combiner`) instead of re-reading the
+    words under ``fallback_threshold`` (off by default: more accurate on every dev set, but slower than
+    Tesseract alone; see docs/hybrid.md). ``threads``: onnxruntime intra-op threads (0: auto).
     ``cloud_*``: Google Cloud Vision (``cloud_key_file`` else Application Default
     Credentials; ``cloud_endpoint`` overrides the API address; ``cloud_max_requests`` is the
     per-run request budget).
@@ -78,6 +81,7 @@ class PipelineConfig:
     fallback_threshold: float = 0.7
     cloud_threshold: float = 0.3
     fallback_timeout: float = 10.0
+    combine: bool = False
     threads: int = 0
     cloud_key_file: str | None = None
     cloud_endpoint: str | None = None

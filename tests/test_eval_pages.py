@@ -8,7 +8,8 @@ from pathlib import Path
 from ocr.config import ScanOptions
 from ocr.datasets import Region, Sample
 from ocr.document import Word, box_polygon
-from ocr.eval.pages import PageReadings, calibrate, format_calibration, format_scores, run_pages
+from ocr.eval.pages import (PageReadings, PageScore, calibrate, format_calibration, format_scores, parent_comparison,
+                            run_pages)
 from ocr.routing import Candidate
 from text_images import text_image
 
@@ -42,3 +43,17 @@ def test_calibration_replays_routing_per_threshold() -> None:
     assert (middle.fallback_rate, middle.bow_f1, middle.tesseract_wins) == (0.5, 1.0, 0.5)
     assert high.fallback_rate == 1.0 and high.bow_f1 == 1.0  # "Total" at 0.95 beats "TotaI" at 0.5
     assert "| set | 0.50 | 100.0 |" in format_calibration([middle])
+
+
+def _scores(engine: str, page_f1: tuple[float, ...]) -> PageScore:
+    return PageScore("set", engine, len(page_f1), 0.0, 0.0, 0.0, None, 0.0, None, 0.1, page_f1)
+
+
+def test_parent_comparison_counts_pages_within_a_point_of_the_better_parent() -> None:
+    scores = [_scores("hybrid", (0.95, 0.80, 0.695)), _scores("neural", (0.90, 0.85, 0.60)),
+              _scores("tesseract", (0.96, 0.50, 0.70))]
+    [row] = parent_comparison(scores)
+    assert (row.pages, row.at_least_parents) == (3, 2)  # page 2: 0.80 < 0.85 − 0.01; page 3: within a point
+    assert abs(row.better_parent_f1 - (0.96 + 0.85 + 0.70) / 3) < 1e-9
+    assert "| set | 3 | 2 (67 %) |" in format_scores(scores)
+    assert parent_comparison(scores[:2]) == []  # no Tesseract: nothing to compare

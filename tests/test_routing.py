@@ -8,10 +8,12 @@ from typing import Sequence
 import numpy as np
 import pytest
 
+from ocr.config import PipelineConfig
 from ocr.document import Polygon, Word, box_polygon
+from ocr.engines.neural import HybridEngine
 from ocr.engines.tesseract import TesseractEngine
-from ocr.routing import (VOTE, Candidate, Router, Stage, TesseractRegions, choose, plausible, vote,
-                         worth_rereading_by_tesseract)
+from ocr.routing import (VOTE, Candidate, Combiner, Router, Stage, TesseractRegions, align, choose, in_background,
+                         plausible, vote, worth_rereading_by_tesseract)
 from text_images import text_image
 
 BOX = box_polygon(0, 0, 200, 40)  # room for ~17 characters
@@ -185,3 +187,104 @@ def test_tesseract_regions_reads_a_word_region_of_a_page() -> None:
     assert reading.text == "2024"
     assert 0.5 < reading.confidence <= 1.0
     assert reading.source == "tesseract"
+
+
+# --------------------------------------------------------------------------- line-level combination
+
+WORD_LIST = frozenset({"rating", "as", "morning", "total", "amount", "rm", "cash"}).__contains__
+
+
+def _neural(text: str, x0: float, x1: float, confidence: float = 0.9, y0: float = 0.0) -> Word:
+    return Word(text, box_polygon(x0, y0, x1, y0 + 20), confidence, "neural")
+
+
+def _tesseract(text: str, x0: float, x1: float, confidence: float = 0.9, y0: float = 0.0) -> Word:
+    return Word(text, box_polygon(x0, y0 + 1, x1, y0 + 19), confidence, "tesseract")
+
+
+def test_a_confident_wrong_recognizer_word_loses_to_tesseract_and_the_word_list() -> None:
+    combined, report = Combiner(WORD_LIST).combine([_neural("moming", 0, 90, 0.9)],
+                                                   [_tesseract("morning", 2, 92, 0.92)])
+    [word] = combined
+    assert (word.text, word.source, word.confidence) == ("morning", "tesseract", 0.92)
+    assert word.polygon == box_polygon(0, 0, 90, 20)  # the detector's box is kept
+    assert [(a.text, a.source, a.confidence) for a in word.alternatives] == [("moming", "neural", 0.9)]
+    assert report.sent == {"tesseract": 1} and report.winners == {"tesseract": 1}
+
+
+def test_a_listed_recognizer_word_beats_a_more_confident_unlisted_tesseract_reading() -> None:
+    [word], _ = Combiner(WORD_LIST).combine([_neural("Total", 0, 90, 0.8)], [_tesseract("Tota1", 0, 90, 0.96)])
+    assert (word.text, word.source) == ("Total", "neural")
+    assert [(a.text, a.source) for a in word.alternatives] == [("Tota1", "tesseract")]
+
+
+def test_agreeing_readings_keep_the_recognizers_spelling_with_both_confidences() -> None:
+    [word], _ = Combiner(WORD_LIST).combine([_neural("cash", 0, 60, 0.6)], [_tesseract("‘cash", 0, 60, 0.5)])
+    assert (word.text, word.source) == ("cash", "neural")
+    assert word.confidence == pytest.approx(1 - 0.4 * 0.5)
+
+
+def test_a_dropped_space_is_repaired_where_tesseract_and_the_word_list_agree() -> None:
+    combined, _ = Combiner(WORD_LIST).combine([_neural("ratingas", 0, 160, 0.95)],
+                                              [_tesseract("rating", 0, 100, 0.8), _tesseract("as", 112, 160, 0.8)])
+    assert [(w.text, w.source) for w in combined] == [("rating", "tesseract"), ("as", "tesseract")]
+    assert combined[1].polygon == box_polygon(112, 1, 160, 19)
+    assert all(("ratingas", "neural") == (w.alternatives[0].text, w.alternatives[0].source) for w in combined)
+    # and an invented one: the recognizer's two words become Tesseract's one listed word
+    combined, _ = Combiner(WORD_LIST).combine([_neural("mor", 0, 40), _neural("ning", 48, 90)],
+                                              [_tesseract("morning", 0, 90)])
+    assert [w.text for w in combined] == ["morning"]
+
+
+def test_spaces_at_punctuation_are_not_repaired() -> None:
+    combined, _ = Combiner(WORD_LIST).combine([_neural("Amount(RM)", 0, 160, 0.6)],
+                                              [_tesseract("Amount", 0, 100, 0.99), _tesseract("(RM)", 108, 160, 0.99)])
+    assert [(w.text, w.source) for w in combined] == [("Amount(RM)", "neural")]
+
+
+def test_words_are_aligned_by_position_line_by_line() -> None:
+    words = [_neural("one", 0, 50), _neural("two", 60, 110), _neural("three", 0, 80, y0=40)]
+    others = [_tesseract("tw", 62, 80), _tesseract("o", 84, 110), _tesseract("one", 2, 50), _tesseract("x", 300, 320),
+              _tesseract("three", 0, 80, y0=40)]
+    assert align(words, others) == [([0], [2]), ([1], [0, 1]), ([2], [4]), ([], [3])]
+
+
+def test_words_only_tesseract_read_are_added_when_confident() -> None:
+    words = [_neural("cash", 0, 60)]
+    combined, _ = Combiner(WORD_LIST).combine(words, [_tesseract("cash", 0, 60), _tesseract("rating", 100, 180, 0.85),
+                                                      _tesseract("qzx", 200, 240, 0.85)])
+    assert [w.text for w in combined] == ["cash", "rating"]  # listed at 0.85; "qzx" would need 0.9
+
+
+def test_a_lying_second_reading_changes_nothing() -> None:
+    words = [_neural("moming", 0, 90, 0.5)]
+    combined, _ = Combiner(WORD_LIST).combine(words, [_tesseract("morning" * 8, 0, 90, 1.0)])
+    assert [(w.text, w.source, w.alternatives) for w in combined] == [("moming", "neural", ())]
+
+
+class _Failing:
+    """A Tesseract stand-in that crashes or hangs."""
+
+    def __init__(self, behaviour: str, release: threading.Event) -> None:
+        self.behaviour = behaviour
+        self.release = release
+
+    def read(self, image: np.ndarray, mode: str = "page") -> object:
+        if self.behaviour == "hang":
+            self.release.wait(30)
+        raise RuntimeError("engine crashed")
+
+
+@pytest.mark.parametrize("behaviour", ["crash", "hang"])
+def test_a_crashing_or_hanging_tesseract_changes_nothing_in_the_combination(behaviour: str) -> None:
+    release = threading.Event()
+    engine = HybridEngine.__new__(HybridEngine)  # only what _combine uses: no models loaded
+    engine.config = PipelineConfig(combine=True, fallback_timeout=0.2)
+    engine.combiner = Combiner(WORD_LIST)
+    failing = _Failing(behaviour, release)
+    try:
+        words, report = engine._combine(_words(), in_background(lambda: failing.read(np.zeros((20, 200, 3), np.uint8))))
+    finally:
+        release.set()
+    assert words == _words()
+    assert len(report.notices) == 1 and "tesseract failed" in report.notices[0]

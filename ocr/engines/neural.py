@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -23,7 +24,8 @@ from ..document import Block, Line, Page, Word
 from ..errors import EngineError, UsageError
 from ..layout import TextLine, build_blocks, text_lines
 from ..profile import stage
-from ..routing import RouteReport, Router, Stage, TesseractRegions, worth_rereading_by_tesseract
+from ..routing import (Combiner, RouteReport, Router, Stage, TesseractRegions, in_background,
+                       worth_rereading_by_tesseract)
 from .base import Engine
 from .tesseract import TesseractEngine
 
@@ -183,8 +185,11 @@ class HybridEngine(NeuralEngine):
 
         super().__init__(config)
         self.tesseract = TesseractEngine(lang=lang)
-        stages = [Stage(TesseractRegions(self.tesseract), config.fallback_threshold, config.fallback_timeout,
-                        worth_rereading_by_tesseract)]
+        lexicon = self.recognizer.lexicon
+        self.combiner = Combiner(lexicon.__contains__ if lexicon is not None else _unlisted) if config.combine else None
+        stages = [] if self.combiner is not None else [
+            Stage(TesseractRegions(self.tesseract), config.fallback_threshold, config.fallback_timeout,
+                  worth_rereading_by_tesseract)]
         self.cloud, notice = cloud_stage_reader(config)
         if self.cloud is not None:
             # every attempt may take its whole timeout, plus the waits between retries
@@ -212,9 +217,32 @@ class HybridEngine(NeuralEngine):
         return f"{self.stats.summary()}; cloud requests: {requests}"
 
     def read(self, image: np.ndarray, mode: Mode = "page", index: int = 0) -> Page:
+        tesseract = None
+        if self.combiner is not None:  # Tesseract reads the page while the detector and recognizer do
+            tesseract = in_background(lambda: list(self.tesseract.read(image, mode).words))
         words, chars = self.read_words(image, mode)
+        if tesseract is not None:
+            with stage("combination (Tesseract)", len(words)):
+                words, combined = self._combine(words, tesseract)
+            self.stats.add(replace(combined, winners=Counter()))  # the router counts the winners
+            chars = None  # the words may now be Tesseract's
         with stage("fallback (Tesseract, cloud)", len(words)):
             routed, report = self.router.route(image, words, chars)
         self.stats.add(report)
         kept = [w for w in routed if w.text.strip()]
         return self.layout(kept, image.shape[1], image.shape[0], mode, index)
+
+    def _combine(self, words: list[Word], tesseract: Callable[[float], list[Word]]) -> tuple[list[Word], RouteReport]:
+        """``words`` decided against Tesseract's reading of the whole image, awaited ``fallback_timeout`` seconds
+        after the recognizer's (:class:`ocr.routing.Combiner`); unchanged, with a notice, when Tesseract fails
+        or runs past it."""
+        try:
+            others = tesseract(self.config.fallback_timeout)
+        except Exception as exc:  # any fault of Tesseract: keep the recognizer's words
+            return words, RouteReport(notices=[f"tesseract failed, local readings kept: {type(exc).__name__}: {exc}"])
+        return self.combiner.combine(words, others)  # type: ignore[union-attr]
+
+
+def _unlisted(word: str) -> bool:
+    """No word list: no word is listed."""
+    return False

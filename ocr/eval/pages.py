@@ -5,7 +5,9 @@ digits: :func:`ocr.eval.metrics.bag_counts`), end-to-end word F1 where the set h
 boxes (a predicted word matches a ground-truth word when their boxes overlap with IoU ≥ 0.5
 and their texts are equal ignoring case; one-to-one, greedy by IoU), CER over the set
 (order-sensitive, so only indicative on forms and receipts), the fallback rate (share of the neural words
-re-read by each fallback) and the median seconds per page.
+re-read by each fallback) and the median seconds per page. Each page's bag-of-words F1 is kept, so that
+:func:`parent_comparison` can say how often ``hybrid`` reads a page at least as well as the better of its
+parents, ``neural`` and ``tesseract`` (within :data:`PAGE_TOLERANCE`).
 
 Calibration reads every page once with the neural engine and once more every word with
 Tesseract, then replays the routing (:func:`ocr.routing.choose`) for each threshold: a
@@ -37,6 +39,12 @@ from .metrics import BagCounts, bag_counts, set_cer
 
 Progress = Callable[[str], None]
 
+PAGE_TOLERANCE = 0.01
+"""A page counts as read at least as well as the better parent within this much bag-of-words F1 (1 point)."""
+
+PARENTS = ("neural", "tesseract")
+"""The engines ``hybrid`` combines, compared with it page by page."""
+
 
 @dataclass(frozen=True)
 class PageScore:
@@ -52,6 +60,7 @@ class PageScore:
     cer: float
     fallback_rate: float | None
     seconds_per_page: float
+    page_f1: tuple[float, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -79,6 +88,7 @@ def _score(set_name: str, engine: str, pages: list[tuple[Page, datasets.Sample, 
         bow_recall=bags.recall, e2e_f1=e2e_f1([(page, sample) for page, sample, _ in pages]),
         cer=set_cer((page.text, sample.text) for page, sample, _ in pages),
         fallback_rate=fallback_rate, seconds_per_page=statistics.median(t for _, _, t in pages),
+        page_f1=tuple(bag_counts(page.text, sample.text).f1 for page, sample, _ in pages),
     )
 
 
@@ -104,7 +114,8 @@ def evaluate_engine(set_name: str, engine_name: str, options: ScanOptions, limit
 
 
 def format_scores(scores: Sequence[PageScore]) -> str:
-    """A Markdown table of ``scores``."""
+    """A Markdown table of ``scores``, followed by :func:`format_parent_comparison` where ``hybrid`` and its
+    parents were read on the same set."""
     rows = ["| set | engine | pages | BoW F1 | e2e F1 | CER | fallback rate | s/page |",
             "|---|---|---|---|---|---|---|---|"]
     for s in scores:
@@ -112,7 +123,55 @@ def format_scores(scores: Sequence[PageScore]) -> str:
         rate = "–" if s.fallback_rate is None else f"{100 * s.fallback_rate:.1f} %"
         rows.append(f"| {s.set} | {s.engine} | {s.pages} | {100 * s.bow_f1:.1f} | {e2e} | {100 * s.cer:.1f} | "
                     f"{rate} | {s.seconds_per_page:.2f} |")
-    return "\n".join(rows)
+    comparison = parent_comparison(scores)
+    return "\n".join(rows) + ("\n\n" + format_parent_comparison(comparison) if comparison else "")
+
+
+@dataclass(frozen=True)
+class ParentComparison:
+    """``hybrid`` against the better of its parents on each page of a set."""
+
+    set: str
+    pages: int
+    at_least_parents: int
+    """Pages where ``hybrid`` is at least the better parent's F1 − :data:`PAGE_TOLERANCE`."""
+    better_parent_f1: float
+    """Mean over pages of the better parent's F1 (choosing the engine page by page)."""
+    hybrid_f1: float
+    """Mean over pages of ``hybrid``'s F1."""
+
+    @property
+    def share(self) -> float:
+        return self.at_least_parents / self.pages if self.pages else 0.0
+
+
+def parent_comparison(scores: Sequence[PageScore]) -> list[ParentComparison]:
+    """Per set where ``hybrid`` and both :data:`PARENTS` were read: how often ``hybrid`` reads a page
+    at least as well as the better parent."""
+    by_set: dict[str, dict[str, PageScore]] = {}
+    for s in scores:
+        by_set.setdefault(s.set, {})[s.engine] = s
+    rows = []
+    for name, engines in by_set.items():
+        if "hybrid" not in engines or not all(p in engines for p in PARENTS):
+            continue
+        hybrid = engines["hybrid"].page_f1
+        better = [max(f) for f in zip(*(engines[p].page_f1 for p in PARENTS))]
+        if not hybrid or len(better) != len(hybrid):
+            continue
+        kept = sum(h >= b - PAGE_TOLERANCE for h, b in zip(hybrid, better))
+        rows.append(ParentComparison(name, len(hybrid), kept, statistics.fmean(better), statistics.fmean(hybrid)))
+    return rows
+
+
+def format_parent_comparison(rows: Sequence[ParentComparison]) -> str:
+    """A Markdown table of :func:`parent_comparison` rows."""
+    lines = ["| set | pages | hybrid ≥ better parent − 1 | mean page F1: hybrid | better parent |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.set} | {r.pages} | {r.at_least_parents} ({100 * r.share:.0f} %) | "
+                     f"{100 * r.hybrid_f1:.1f} | {100 * r.better_parent_f1:.1f} |")
+    return "\n".join(lines)
 
 
 def run_pages(sets: Sequence[str], engines: Sequence[str], options: ScanOptions, limit: int | None = None,
