@@ -61,6 +61,10 @@ With several inputs the exit code is the highest one met."""
 
 VIZ_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
+dpi_option = click.option("--dpi", type=click.IntRange(min=1), default=None,
+                          help=f"Resolution PDF pages are rendered at  [default: {DEFAULT_DPI}]")
+max_pixels_option = click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
+                                 help="Refuse any page with more pixels (also guards against decompression bombs).")
 max_pages_option = click.option("--max-pages", type=click.IntRange(min=1), default=None,
                                 help="Refuse PDFs and TIFFs with more pages.")
 input_timeout_option = click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -254,10 +258,8 @@ def _settings_options(command: Callable[..., None]) -> Callable[..., None]:
 @_settings_options
 @click.option("-m", "--mode", type=click.Choice(MODES), default="page", show_default=True,
               help="page: find and read all text; line: the whole image is one line or word (no detection).")
-@click.option("--dpi", type=click.IntRange(min=1), default=None,
-              help=f"Resolution PDF pages are rendered at  [default: {DEFAULT_DPI}]")
-@click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
-              help="Refuse any page with more pixels (also guards against decompression bombs).")
+@dpi_option
+@max_pixels_option
 @max_pages_option
 @input_timeout_option
 @click.option("--viz", type=click.Path(path_type=Path), default=None,
@@ -467,10 +469,8 @@ def _format_list(ctx: click.Context, param: click.Parameter, values: tuple[str, 
 @_settings_options
 @click.option("-m", "--mode", type=click.Choice(MODES), default="page", show_default=True,
               help="page: find and read all text; line: each image is one line or word.")
-@click.option("--dpi", type=click.IntRange(min=1), default=None,
-              help=f"Resolution PDF pages are rendered at  [default: {DEFAULT_DPI}]")
-@click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
-              help="Refuse any page with more pixels.")
+@dpi_option
+@max_pixels_option
 @max_pages_option
 @rotate_option
 def batch(inputs: tuple[str, ...], out: Path, formats: tuple[str, ...], list_file: TextIO | None, workers: int | None,
