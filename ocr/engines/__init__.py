@@ -11,6 +11,7 @@ read when this package is imported, so worker processes see the same engines.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
@@ -40,12 +41,14 @@ def register(engine: type[Engine]) -> type[Engine]:
 
 
 def engine_names() -> tuple[str, ...]:
-    """Names of the registered engines, in registration order."""
+    """Names of the registered engines, in registration order (plugins loaded on first use)."""
+    _load_plugins()
     return tuple(_ENGINES)
 
 
 def engine_class(name: str) -> type[Engine]:
     """The engine class registered as ``name``; unknown names raise :class:`UsageError`."""
+    _load_plugins()
     try:
         return _ENGINES[name]
     except KeyError:
@@ -78,8 +81,10 @@ def create_engine(name: str, options: ScanOptions) -> Engine:
     return require_engine(name).from_options(options)
 
 
+@functools.cache
 def _load_plugins() -> None:
-    """Import the modules named in ``$OCR_ENGINE_PLUGINS``; one that fails is reported and skipped."""
+    """Import the modules named in ``$OCR_ENGINE_PLUGINS`` (once, when the engines are first asked for, so
+    that a face has set up its logging); one that fails is reported and skipped."""
     for module in filter(None, (part.strip() for part in os.environ.get(PLUGINS_ENV, "").split(","))):
         try:
             importlib.import_module(module)
@@ -91,4 +96,3 @@ register(TesseractEngine)
 register(NeuralEngine)
 register(HybridEngine)
 register(CloudEngine)
-_load_plugins()
