@@ -66,9 +66,11 @@ def reading(path: Path) -> bytes:
 
 
 def outputs(out: Path) -> dict[str, bytes]:
-    """Every output file under ``out`` (not the job's own files) and its :func:`reading`."""
+    """Every output file under ``out`` (not the job's own files, nor one being written under its temporary name,
+    which a killed job may leave and the next run removes) and its :func:`reading`."""
     job = {"index.jsonl", "errors.jsonl", "summary.json", ".lock"}
-    return {str(p.relative_to(out)): reading(p) for p in sorted(out.rglob("*")) if p.is_file() and p.name not in job}
+    return {str(p.relative_to(out)): reading(p) for p in sorted(out.rglob("*"))
+            if p.is_file() and p.name not in job and not p.name.endswith(TEMP_SUFFIX)}
 
 
 def temp_files(out: Path) -> list[Path]:
