@@ -61,6 +61,8 @@ With several inputs the exit code is the highest one met."""
 
 VIZ_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
+mode_option = click.option("-m", "--mode", type=click.Choice(MODES), default="page", show_default=True,
+                           help="page: find and read all text; line: each image is one line or word (no detection).")
 dpi_option = click.option("--dpi", type=click.IntRange(min=1), default=None,
                           help=f"Resolution PDF pages are rendered at  [default: {DEFAULT_DPI}]")
 max_pixels_option = click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS, show_default=True,
@@ -256,8 +258,7 @@ def _settings_options(command: Callable[..., None]) -> Callable[..., None]:
               help="Write to this file instead of standard output; a folder (an existing one, or a name ending in "
                    "/, made if missing) gets one file per input (NAME.txt, .json, .hocr, .xml for ALTO, .tsv, .pdf).")
 @_settings_options
-@click.option("-m", "--mode", type=click.Choice(MODES), default="page", show_default=True,
-              help="page: find and read all text; line: the whole image is one line or word (no detection).")
+@mode_option
 @dpi_option
 @max_pixels_option
 @max_pages_option
@@ -467,8 +468,7 @@ def _format_list(ctx: click.Context, param: click.Parameter, values: tuple[str, 
 @click.option("--force", is_flag=True, help="Read every input again, also those already done.")
 @input_timeout_option
 @_settings_options
-@click.option("-m", "--mode", type=click.Choice(MODES), default="page", show_default=True,
-              help="page: find and read all text; line: each image is one line or word.")
+@mode_option
 @dpi_option
 @max_pixels_option
 @max_pages_option
