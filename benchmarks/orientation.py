@@ -25,7 +25,7 @@ from ocr import datasets
 from ocr.config import ScanOptions
 from ocr.engines import create_engine
 from ocr.eval.metrics import BagCounts, bag_counts
-from ocr.orientation import Orientation, find_orienter, transform
+from ocr.orientation import Orientation, find_orienter, osd_rotation, transform
 from ocr.pipeline import read_pages
 
 SETS = ("tesseract_testing", "funsd_test", "sroie_eval")
@@ -46,7 +46,8 @@ def main() -> None:
     off = replace(auto, rotate="off")
     engine = create_engine(auto.engine, auto)
     orienter = find_orienter()
-    orienter.find(np.full((64, 64, 3), 255, np.uint8))  # loaded before anything is timed
+    orienter.find(np.full((64, 64, 3), 255, np.uint8))  # its models loaded before anything is timed,
+    osd_rotation(np.full((64, 64), 255, np.uint8))  # as the engine's are
     rows = []
     for name in args.sets:
         bags: dict[str, BagCounts] = {}

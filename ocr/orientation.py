@@ -11,7 +11,7 @@ How a page is set upright (chosen by measurement, see README "Orientation, skew 
    (:data:`SURE`), the page is tried again with its lines running down it (turned a quarter).
 3. **Other scripts**: when the recognizer reads next to nothing any way up (:data:`LEGIBLE`: Arabic,
    Devanagari, a nearly empty form), Tesseract's orientation and script detection decides
-   (:func:`osd_rotation`), in a process of its own; when it cannot, the recognizer's guess stands.
+   (:func:`osd_rotation`, in process through tesserocr); when it cannot, the recognizer's guess stands.
 
 :class:`Orientation` records what was found; :func:`transform` and :func:`to_input_frame`
 move word outlines from the upright page back to the input image as given, in one place.
@@ -21,16 +21,17 @@ from __future__ import annotations
 
 import logging
 import math
-import re
-import subprocess
+import threading
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Sequence
+from typing import Any, Sequence
 
 import cv2
 import numpy as np
 
 from .document import Block, Line, Page, Polygon, Word
+from .engines.tesseract import find_tessdata, import_tesserocr
+from .errors import EngineError
 from .recognition.predictor import Recognizer, batch_tensor, softmax
 from .runtime import RuntimeConfig
 
@@ -43,7 +44,7 @@ MAX_SKEW = 15.0
 WORK_SIDE = 1024
 """Longer side, in pixels, of the shrunk page the axis and skew are measured on."""
 
-MAX_POINTS = 8_000
+MAX_POINTS = 4_000
 """Most ink pixels projected per angle (a regular sample of them beyond that)."""
 
 MIN_SKEW = 0.5
@@ -96,17 +97,16 @@ next by less than this, on the first 60 pages of sroie_train turned every way, O
 two wrong; asked only under it, on the first 100, one right and none wrong (on the eval sets it set right
 the four turned pages the recognizer had wrong, and none wrong)."""
 
-OSD_COMMAND = ("tesseract", "stdin", "stdout", "--psm", "0", "-c", "min_characters_to_try=5")
-"""Tesseract's orientation and script detection, in a process of its own (a crash or a hang is not the
-page's). It refuses fewer characters than ``min_characters_to_try``: its default, 50, refuses a one-line
-page, and 1 crashes Tesseract 5.3 (SIGFPE) on a page of one or two blobs."""
+OSD_MIN_CHARACTERS = 5
+"""Fewest characters Tesseract's OSD tries a page with: its default, 50, refuses a one-line page, and 1
+crashed Tesseract 5.3 (SIGFPE) on a page of one or two blobs."""
 
 OSD_SIDE = 2048
 """Longer side, in pixels, beyond which the page is shrunk before OSD reads it: a 4800×3600 page took
 0.35 s instead of 0.80 s, with the same answers on the pages tried every way; at 1024 it found none."""
 
-OSD_TIMEOUT = 20.0
-"""Seconds OSD may take before its answer is given up."""
+FRAME_MARGIN = 0.02
+"""White kept around a deskewed page's ink, as a fraction of its longer side."""
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,9 @@ class Orientation:
 
     rotation: int = 0
     skew: float = 0.0
+    frame: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+    """The part of the deskewed canvas kept, as fractions (left, top, right, bottom) of its width and
+    height: the page's ink and a margin, not the white corners that undoing the skew adds."""
 
 
 def _matrix(orientation: Orientation, width: int, height: int) -> tuple[np.ndarray, int, int]:
@@ -140,8 +143,10 @@ def _matrix(orientation: Orientation, width: int, height: int) -> tuple[np.ndarr
     # rotate clockwise by skew about the page's centre, into a canvas that holds all of it
     to_origin = np.array([[1.0, 0.0, -w / 2], [0.0, 1.0, -h / 2], [0.0, 0.0, 1.0]])
     rotate = np.array([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]])
-    to_canvas = np.array([[1.0, 0.0, new_w / 2], [0.0, 1.0, new_h / 2], [0.0, 0.0, 1.0]])
-    return to_canvas @ rotate @ to_origin @ turn, new_w, new_h
+    left, top, right, bottom = orientation.frame
+    to_canvas = np.array([[1.0, 0.0, new_w * (0.5 - left)], [0.0, 1.0, new_h * (0.5 - top)], [0.0, 0.0, 1.0]])
+    kept_w, kept_h = max(1, math.ceil(new_w * (right - left))), max(1, math.ceil(new_h * (bottom - top)))
+    return to_canvas @ rotate @ to_origin @ turn, kept_w, kept_h
 
 
 def transform(image: np.ndarray, orientation: Orientation) -> np.ndarray:
@@ -157,8 +162,18 @@ def transform(image: np.ndarray, orientation: Orientation) -> np.ndarray:
 
 
 def _is_gray(image: np.ndarray) -> bool:
-    """True when the three channels of ``image`` are equal (a gray or black-and-white page given as RGB)."""
-    return np.array_equal(image[:, :, 0], image[:, :, 1]) and np.array_equal(image[:, :, 1], image[:, :, 2])
+    """True when the three channels of ``image`` are equal (a gray or black-and-white page given as RGB),
+    judged on every fourth row and column: only the engines' copy of the page is affected."""
+    sample = image[::4, ::4]
+    return np.array_equal(sample[:, :, 0], sample[:, :, 1]) and np.array_equal(sample[:, :, 1], sample[:, :, 2])
+
+
+def _upright_mask(mask: np.ndarray, level: Orientation) -> np.ndarray:
+    """The boolean ink ``mask`` set upright as ``level`` says (nearest pixels)."""
+    if not level.skew:
+        return np.ascontiguousarray(np.rot90(mask, level.rotation // 90 % 4))
+    matrix, width, height = _matrix(level, mask.shape[1], mask.shape[0])
+    return cv2.warpAffine(mask.astype(np.uint8), matrix[:2], (width, height), flags=cv2.INTER_NEAREST).astype(bool)
 
 
 def to_input_frame(page: Page, orientation: Orientation, width: int, height: int) -> Page:
@@ -213,9 +228,12 @@ def _sharpness(ys: np.ndarray, xs: np.ndarray, angles: np.ndarray) -> np.ndarray
 
 
 def _points(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ys, xs = np.nonzero(mask)
-    step = max(1, len(ys) // MAX_POINTS)
-    return ys[::step].astype(np.float64), xs[::step].astype(np.float64)
+    """Rows and columns of the ink of ``mask`` in reading order, at most about :data:`MAX_POINTS` of them
+    (OpenCV finds them about ten times faster than ``np.nonzero``)."""
+    found = cv2.findNonZero(mask.astype(np.uint8))
+    xy = np.empty((0, 2), np.int32) if found is None else found.reshape(-1, 2)
+    step = max(1, len(xy) // MAX_POINTS)
+    return xy[::step, 1].astype(np.float64), xy[::step, 0].astype(np.float64)
 
 
 def _sharpest(ys: np.ndarray, xs: np.ndarray, offset: float) -> tuple[float, float]:
@@ -252,8 +270,7 @@ def line_bands(mask: np.ndarray, count: int = SAMPLE_LINES) -> list[tuple[int, i
     gap = LETTER_GAP
     while True:
         closed = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((1, gap), np.uint8))
-        _, _, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
-        x, y, w, h = (stats[1:, i] for i in range(4))
+        x, y, w, h = _blob_boxes(closed)
         tall = h[h >= MIN_LINE_HEIGHT]
         wider = round(GAP_PER_HEIGHT * float(np.median(tall))) if len(tall) else 0
         if wider <= 1.5 * gap:
@@ -274,6 +291,17 @@ def line_bands(mask: np.ndarray, count: int = SAMPLE_LINES) -> list[tuple[int, i
     return bands
 
 
+def _blob_boxes(mask: np.ndarray) -> tuple[np.ndarray, ...]:
+    """x, y, width and height of each blob of ink in ``mask`` (uint8), as int arrays, from the outer
+    contour of each (also of blobs inside another's hole: a line in a form's box): 5–8 ms for OpenCV's
+    component statistics on a 1024-pixel page, about 1 ms so."""
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    outer = [c for c, link in zip(contours, hierarchy[0] if hierarchy is not None else ()) if link[3] < 0]
+    boxes = np.array([cv2.boundingRect(c) for c in outer], dtype=np.int64).reshape(-1, 4)
+    boxes = boxes[np.lexsort((boxes[:, 0], boxes[:, 1]))]  # top to bottom, as components are numbered
+    return tuple(boxes.T)
+
+
 class Orienter:
     """Finds how pages lie, with a recognizer (loaded once) reading sample lines every way they may run."""
 
@@ -283,6 +311,8 @@ class Orienter:
     def find(self, image: np.ndarray) -> Orientation:
         """How ``image`` (H×W×3 uint8 RGB, or H×W gray) lies."""
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+        step = max(1, max(gray.shape) // (2 * WORK_SIDE))  # a large page is looked at through every step-th pixel
+        gray = np.ascontiguousarray(gray[::step, ::step])
         mask = ink(gray)
         scale = max(gray.shape) / max(mask.shape)
         levels: dict[int, Orientation] = {}  # each way up tried, by rotation
@@ -292,7 +322,7 @@ class Orienter:
             level = Orientation(90 * quarters, _at_least(skew_of(turned), MIN_SKEW))
             half = replace(level, rotation=(level.rotation + 180) % 360)
             levels.update({level.rotation: level, half.rotation: half})
-            bands = line_bands(transform(np.where(mask, 0, 255).astype(np.uint8), level) < 128)
+            bands = line_bands(_upright_mask(mask, level))
             crops = [self._cut(gray, band, level, mask.shape, scale) for band in bands]
             if not crops:
                 continue
@@ -304,8 +334,8 @@ class Orienter:
         if evidence.get(best, 0.0) < LEGIBLE and mask.any():  # OSD also knows other scripts
             chosen = osd_rotation(gray)
             if chosen in levels:
-                return levels[chosen]
-        return levels[best]
+                best = chosen
+        return _framed(levels[best], mask)
 
     def _cut(self, gray: np.ndarray, band: tuple[int, int, int, int], level: Orientation,
              mask_shape: tuple[int, ...], scale: float) -> np.ndarray:
@@ -339,29 +369,64 @@ class Orienter:
 
 def osd_rotation(gray: np.ndarray) -> int | None:
     """Degrees (0, 90, 180, 270) the gray page is turned clockwise, by Tesseract's OSD, or None when it
-    cannot tell or fails (logged at debug level)."""
+    cannot tell or cannot run (logged at debug level)."""
     scale = OSD_SIDE / max(gray.shape)
     if scale < 1.0:
         gray = cv2.resize(gray, (round(gray.shape[1] * scale), round(gray.shape[0] * scale)),
                           interpolation=cv2.INTER_AREA)
     try:
-        done = subprocess.run(OSD_COMMAND, input=cv2.imencode(".png", gray)[1].tobytes(), capture_output=True,
-                              timeout=OSD_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        logger.debug("orientation: Tesseract OSD did not run: %s", exc)
+        api, lock = _osd_api()
+    except EngineError as exc:
+        logger.debug("orientation: Tesseract OSD cannot run: %s", exc)
         return None
-    found = re.search(rb"Orientation in degrees: (\d+)", done.stdout)
-    if done.returncode != 0 or found is None or int(found[1]) not in ROTATIONS:
-        reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
-        logger.debug("orientation: Tesseract OSD gave no orientation: %s", reason[0])
+    gray = np.ascontiguousarray(gray)
+    with lock:
+        api.SetImageBytes(gray.tobytes(), gray.shape[1], gray.shape[0], 1, gray.shape[1])
+        found = api.DetectOrientationScript()
+    if not found or found.get("orient_deg") not in ROTATIONS:
+        logger.debug("orientation: Tesseract OSD could not tell the orientation (%s)", found)
         return None
-    return int(found[1])
+    return int(found["orient_deg"])
+
+
+@lru_cache(maxsize=1)
+def _osd_api() -> tuple[Any, threading.Lock]:
+    """The process's Tesseract API for orientation and script detection (in process: 1–40 ms a page where
+    the ``tesseract`` command took 90–170 ms, with the same answers), and the lock that serializes it."""
+    tesserocr = import_tesserocr()
+    folder = find_tessdata("osd")
+    if folder is None:
+        raise EngineError("no osd.traineddata (install tesseract-ocr-osd)")
+    try:
+        api = tesserocr.PyTessBaseAPI(path=str(folder), lang="osd", psm=tesserocr.PSM.OSD_ONLY)
+    except RuntimeError as exc:
+        raise EngineError(f"Tesseract could not load its OSD data from {folder}: {exc}") from None
+    api.SetVariable("min_characters_to_try", str(OSD_MIN_CHARACTERS))
+    return api, threading.Lock()
 
 
 @lru_cache(maxsize=1)
 def find_orienter() -> Orienter:
     """The process's :class:`Orienter`, loaded on first use."""
     return Orienter(Recognizer(MODEL, RuntimeConfig(intra_op_threads=THREADS)))
+
+
+def _framed(level: Orientation, mask: np.ndarray) -> Orientation:
+    """``level`` keeping only the part of its deskewed canvas that holds the ``mask``'s ink, with a margin
+    of :data:`FRAME_MARGIN`: undoing a skew grows the canvas by white corners, and a larger canvas is
+    read smaller by the detector (its canvas size caps the scale)."""
+    if not level.skew:
+        return level
+    points = cv2.findNonZero(mask.astype(np.uint8))
+    if points is None:
+        return level
+    hull = cv2.convexHull(points).reshape(-1, 2).astype(np.float64)  # its extremes are the ink's, turned or not
+    matrix, width, height = _matrix(level, mask.shape[1], mask.shape[0])
+    upright = hull @ matrix[:2, :2].T + matrix[:2, 2]
+    margin = FRAME_MARGIN * max(width, height)
+    left, top = np.maximum(upright.min(axis=0) - margin, 0.0)
+    right, bottom = np.minimum(upright.max(axis=0) + margin, (width, height))
+    return replace(level, frame=(left / width, top / height, right / width, bottom / height))
 
 
 def _at_least(angle: float, smallest: float) -> float:

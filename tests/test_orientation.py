@@ -3,6 +3,7 @@ given back on the input image (the real recognizer on onnxruntime, the real pipe
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
@@ -14,7 +15,7 @@ from ocr.config import ScanOptions
 from ocr.document import Block, Line, Page, Word, bounding_box
 from ocr.engines import create_engine
 from ocr.engines.tesseract import TesseractEngine
-from ocr.errors import UsageError
+from ocr.errors import EngineError, UsageError
 from ocr.eval.metrics import cer
 from ocr.orientation import Orientation, _matrix, find_orienter, osd_rotation, to_input_frame, transform
 from ocr.pipeline import read_document, read_pages
@@ -124,18 +125,27 @@ def test_osd_is_not_asked_about_a_page_the_recognizer_reads(name: str, osd_calls
     assert osd_calls == []
 
 
-@pytest.mark.parametrize("command", [("no-such-tesseract",), ("false",), ("sleep", "5")])
-def test_osd_that_fails_leaves_the_recognizer_s_guess(command: tuple[str, ...], monkeypatch: pytest.MonkeyPatch,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+def _no_tesserocr() -> None:
+    raise EngineError("tesserocr cannot load")
+
+
+@pytest.mark.parametrize("broken", [("find_tessdata", lambda lang: None), ("import_tesserocr", _no_tesserocr)],
+                         ids=["no osd data", "no tesserocr"])
+def test_osd_that_cannot_run_leaves_the_recognizer_s_guess(broken: tuple[str, object], monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
     page = turned(arabic_page(), 90)
     with monkeypatch.context() as unanswered:
         unanswered.setattr(orientation, "osd_rotation", lambda gray: None)
         guess = find_orienter().find(page)
-    monkeypatch.setattr(orientation, "OSD_COMMAND", command)
-    monkeypatch.setattr(orientation, "OSD_TIMEOUT", 0.5)
-    with caplog.at_level("DEBUG", logger="ocr.orientation"):
-        assert find_orienter().find(page) == guess
-    assert "Tesseract OSD" in caplog.text
+    assert guess.rotation != 90  # the recognizer alone cannot tell, so OSD decides when it runs
+    monkeypatch.setattr(orientation, *broken)
+    orientation._osd_api.cache_clear()
+    try:
+        with caplog.at_level("DEBUG", logger="ocr.orientation"):
+            assert find_orienter().find(page) == guess
+    finally:
+        orientation._osd_api.cache_clear()
+    assert "Tesseract OSD cannot run" in caplog.text
 
 
 def test_a_blank_page_is_left_as_it_is() -> None:
@@ -158,6 +168,44 @@ def test_outlines_go_back_through_skew_and_turn_exactly() -> None:
     assert 0 <= x0 < x1 <= 200 and 0 <= y0 < y1
 
 
+def test_a_deskewed_page_keeps_all_its_ink_and_drops_the_white_corners() -> None:
+    upright = pixels("clean_page.png")
+    crooked = transform(upright, Orientation(0, -10.0))
+    straight = transform(crooked, find_orienter().find(crooked))
+
+    def dark(image: np.ndarray) -> int:
+        return int((image.min(axis=2) < 128).sum())
+
+    assert straight.shape[0] * straight.shape[1] < 0.8 * crooked.shape[0] * crooked.shape[1]
+    assert dark(straight) == pytest.approx(dark(upright), rel=0.05)
+
+
+def test_ink_on_a_framed_upright_page_goes_back_onto_the_ink_of_the_input() -> None:
+    found = Orientation(90, 6.0, frame=(0.1, 0.2, 0.8, 0.9))
+    image = np.full((300, 400, 3), 255, np.uint8)
+    image[140:170, 180:220] = 0  # a word, away from the parts the frame drops
+    upright = transform(image, found)
+    ys, xs = np.nonzero(upright.min(axis=2) < 128)
+    outline = ((xs.min(), ys.min()), (xs.max() + 1, ys.min()), (xs.max() + 1, ys.max() + 1), (xs.min(), ys.max() + 1))
+    word = Word("x", tuple((float(x), float(y)) for x, y in outline), 0.9, "test")
+    page = Page(0, upright.shape[1], upright.shape[0], (Block.of([Line.of([word])]),))
+    x0, y0, x1, y1 = bounding_box([next(to_input_frame(page, found, 400, 300).words).polygon])
+    assert (x0, y0, x1, y1) == pytest.approx((180, 140, 220, 170), abs=6)  # the box of the turned box
+
+
 def test_rotate_must_be_auto_or_off() -> None:
     with pytest.raises(UsageError, match="rotate"):
         ScanOptions(rotate="sideways")  # type: ignore[arg-type]
+
+
+def test_blob_boxes_are_the_connected_components_also_inside_a_form_s_box() -> None:
+    mask = np.zeros((120, 200), np.uint8)
+    cv2.rectangle(mask, (10, 10), (190, 110), 1, 2)  # a form's box, with text inside it
+    mask[40:50, 30:90] = 1
+    mask[60:70, 100:101] = 1
+    mask[80:84, 20:24] = 1
+    mask[82:90, 23:30] = 1  # touches the blob before it diagonally: one blob (8-connected)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    expected = sorted(map(tuple, stats[1:, :4].tolist()))
+    assert sorted(zip(*(axis.tolist() for axis in orientation._blob_boxes(mask)))) == expected
+    assert len(expected) == 4

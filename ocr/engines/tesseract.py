@@ -82,7 +82,8 @@ def _missing_data(lang: str) -> str:
     return f"no Tesseract data for language '{lang}' (looked in {looked}): install {package} or set TESSDATA_PREFIX"
 
 
-def _import_tesserocr() -> Any:
+def import_tesserocr() -> Any:
+    """The tesserocr module, loaded with one OpenMP thread and Leptonica's messages off."""
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # read once, when Tesseract's libraries load
     try:
         import tesserocr
@@ -100,7 +101,7 @@ class TesseractEngine(Engine):
 
     def __init__(self, lang: str = "eng", tessdata: str | Path | None = None) -> None:
         """Load ``lang`` (e.g. ``eng`` or ``eng+deu``) from ``tessdata`` (default: searched)."""
-        tesserocr = _import_tesserocr()
+        tesserocr = import_tesserocr()
         folder = Path(tessdata) if tessdata is not None else find_tessdata(lang)
         if folder is None or not all((folder / f"{c}.traineddata").is_file() for c in _languages(lang)):
             raise EngineUnavailable(_missing_data(lang), f"no Tesseract data for language '{lang}'")
@@ -131,7 +132,7 @@ class TesseractEngine(Engine):
     @classmethod
     def availability(cls) -> str | None:
         try:
-            _import_tesserocr()
+            import_tesserocr()
         except EngineError as exc:
             return str(exc)
         return None if find_tessdata("eng") else _missing_data("eng")
