@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image
 
 from ocr import datasets
-from ocr.detection.postprocess import Thresholds, find_words
-from ocr.detection.predictor import MAP_STRIDE, Detector, DetectorConfig
+from ocr.detection.postprocess import Thresholds
+from ocr.detection.predictor import Detector, DetectorConfig, words_of
 from ocr.eval.detection import Counts, level_of, line_polygons, match
 from ocr.runtime import RuntimeConfig
 
@@ -51,8 +51,7 @@ def main() -> None:
             continue
         counts = {name: Counts() for name in sets}
         for name, level, maps, prepared, regions in pages:
-            found = find_words(maps[0], maps[1], Thresholds(text, link, low))
-            polygons = [prepared.to_original(np.asarray(w.polygon, dtype=np.float64), MAP_STRIDE).tolist() for w in found]
+            polygons = [word.polygon for word in words_of(maps, prepared, Thresholds(text, link, low))]
             if level == "lines":
                 polygons = line_polygons(polygons)
             counts[name] += match(polygons, [r.box for r in regions], [r.ignore for r in regions])

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from .document import Block, Line, Page, Polygon, Word
-from .engines.tesseract import find_tessdata, import_tesserocr
+from .engines.tesseract import open_api
 from .errors import EngineError
 from .recognition.predictor import Recognizer, batch_tensor, softmax
 from .runtime import RuntimeConfig
@@ -100,6 +100,9 @@ the four turned pages the recognizer had wrong, and none wrong)."""
 OSD_MIN_CHARACTERS = 5
 """Fewest characters Tesseract's OSD tries a page with: its default, 50, refuses a one-line page, and 1
 crashed Tesseract 5.3 (SIGFPE) on a page of one or two blobs."""
+
+OSD_PSM = 0
+"""Tesseract's page segmentation mode that only finds orientation and script."""
 
 OSD_SIDE = 2048
 """Longer side, in pixels, beyond which the page is shrunk before OSD reads it: a 4800×3600 page took
@@ -393,14 +396,7 @@ def osd_rotation(gray: np.ndarray) -> int | None:
 def _osd_api() -> tuple[Any, threading.Lock]:
     """The process's Tesseract API for orientation and script detection (in process: 1–40 ms a page where
     the ``tesseract`` command took 90–170 ms, with the same answers), and the lock that serializes it."""
-    tesserocr = import_tesserocr()
-    folder = find_tessdata("osd")
-    if folder is None:
-        raise EngineError("no osd.traineddata (install tesseract-ocr-osd)")
-    try:
-        api = tesserocr.PyTessBaseAPI(path=str(folder), lang="osd", psm=tesserocr.PSM.OSD_ONLY)
-    except RuntimeError as exc:
-        raise EngineError(f"Tesseract could not load its OSD data from {folder}: {exc}") from None
+    api, _ = open_api("osd", OSD_PSM)
     api.SetVariable("min_characters_to_try", str(OSD_MIN_CHARACTERS))
     return api, threading.Lock()
 

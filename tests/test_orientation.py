@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 from sample_files import sample, truth
 
 from ocr import orientation
+from ocr.engines import tesseract
 
 from ocr.config import ScanOptions
 from ocr.document import Block, Line, Page, Word, bounding_box
@@ -138,7 +139,7 @@ def test_osd_that_cannot_run_leaves_the_recognizer_s_guess(broken: tuple[str, ob
         unanswered.setattr(orientation, "osd_rotation", lambda gray: None)
         guess = find_orienter().find(page)
     assert guess.rotation != 90  # the recognizer alone cannot tell, so OSD decides when it runs
-    monkeypatch.setattr(orientation, *broken)
+    monkeypatch.setattr(tesseract, *broken)
     orientation._osd_api.cache_clear()
     try:
         with caplog.at_level("DEBUG", logger="ocr.orientation"):

@@ -99,13 +99,18 @@ class Detector:
         """The words of ``image``, in the order the components were found (use ocr.layout for reading order)."""
         maps, prepared = self.score_maps(image)
         with stage("detector: post-process"):
-            found = find_words(maps[0], maps[1], self.config.thresholds)
-            if not found:
-                return []
-            points = prepared.to_original(np.concatenate([w.polygon for w in found]), MAP_STRIDE).tolist()
-            words, start = [], 0
-            for word in found:
-                end = start + len(word.polygon)
-                words.append(DetectedWord(tuple(map(tuple, points[start:end])), word.confidence))
-                start = end
-            return words
+            return words_of(maps, prepared, self.config.thresholds)
+
+
+def words_of(maps: np.ndarray, prepared: Prepared, thresholds: Thresholds) -> list[DetectedWord]:
+    """The words that score maps (see :meth:`Detector.score_maps`) hold under ``thresholds``, in image pixels."""
+    found = find_words(maps[0], maps[1], thresholds)
+    if not found:
+        return []
+    points = prepared.to_original(np.concatenate([w.polygon for w in found]), MAP_STRIDE).tolist()
+    words, start = [], 0
+    for word in found:
+        end = start + len(word.polygon)
+        words.append(DetectedWord(tuple(map(tuple, points[start:end])), word.confidence))
+        start = end
+    return words

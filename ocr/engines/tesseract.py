@@ -94,6 +94,19 @@ def import_tesserocr() -> Any:
     return tesserocr
 
 
+def open_api(lang: str, psm: int, tessdata: str | Path | None = None) -> tuple[Any, Path]:
+    """A tesserocr API reading ``lang`` with page segmentation mode ``psm``, and the folder its data
+    came from (``tessdata``, default: searched)."""
+    tesserocr = import_tesserocr()
+    folder = Path(tessdata) if tessdata is not None else find_tessdata(lang)
+    if folder is None or not all((folder / f"{c}.traineddata").is_file() for c in _languages(lang)):
+        raise EngineUnavailable(_missing_data(lang), f"no Tesseract data for language '{lang}'")
+    try:
+        return tesserocr.PyTessBaseAPI(path=str(folder), lang=lang, psm=psm), folder
+    except RuntimeError as exc:
+        raise EngineError(f"Tesseract could not load '{lang}' from {folder}: {exc}") from None
+
+
 class TesseractEngine(Engine):
     """Tesseract 5 LSTM, in-process through tesserocr (Debian's traineddata)."""
 
@@ -102,13 +115,7 @@ class TesseractEngine(Engine):
     def __init__(self, lang: str = "eng", tessdata: str | Path | None = None) -> None:
         """Load ``lang`` (e.g. ``eng`` or ``eng+deu``) from ``tessdata`` (default: searched)."""
         tesserocr = import_tesserocr()
-        folder = Path(tessdata) if tessdata is not None else find_tessdata(lang)
-        if folder is None or not all((folder / f"{c}.traineddata").is_file() for c in _languages(lang)):
-            raise EngineUnavailable(_missing_data(lang), f"no Tesseract data for language '{lang}'")
-        try:
-            self._api = tesserocr.PyTessBaseAPI(path=str(folder), lang=lang, psm=PAGE_PSM)
-        except RuntimeError as exc:
-            raise EngineError(f"Tesseract could not load '{lang}' from {folder}: {exc}") from None
+        self._api, folder = open_api(lang, PAGE_PSM, tessdata)
         self._ril = tesserocr.RIL
         pt = tesserocr.PT
         self._non_text = frozenset(
