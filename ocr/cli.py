@@ -618,8 +618,11 @@ def models(force: bool) -> None:
               help="Stop an engine that takes longer than this many seconds on one set.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="(engine, set) runs at once, each in its own process (at most cores / threads).")
+@click.option("--readme", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Also write the command, table, plot and a per-set summary between the "
+                   "`<!-- ocr bench: begin -->` and `<!-- ocr bench: end -->` lines of this Markdown file.")
 def bench(sets: tuple[str, ...], engines: str, limit: int | None, threads: int, out: Path, venvs: Path | None,
-          timeout: float | None, jobs: int) -> None:
+          timeout: float | None, jobs: int, readme: Path | None) -> None:
     """Compare OCR engines on DATASETs (folders with manifest.jsonl, or names of the shared eval sets;
     SET:N reads only the first N images of SET).
 
@@ -633,14 +636,24 @@ def bench(sets: tuple[str, ...], engines: str, limit: int | None, threads: int, 
       ocr bench tesseract_testing funsd_test sroie_eval iiit5k_test icdar2015_test:100 --jobs 2
     """
     from ocr.bench.harness import run_bench
-    from ocr.bench.report import write
+    from ocr.bench.report import README_BEGIN, README_END, has_readme_block, update_readme, write
 
     names = [name.strip() for name in engines.split(",") if name.strip()]
     if not names:
         raise click.BadParameter("name at least one engine", param_hint="--engines")
+    if readme is not None and not has_readme_block(readme):
+        raise click.BadParameter(f"{readme} has no {README_BEGIN} ... {README_END} block", param_hint="--readme")
     report = run_bench(sets, names, threads=threads, limit=limit, venvs=venvs, out=out, timeout=timeout, jobs=jobs,
                        notify=_say)
-    click.echo(write(report, out, _say), nl=False)
+    table = write(report, out, _say)
+    click.echo(table, nl=False)
+    if readme is not None:
+        try:
+            command = ["ocr", "bench", *sets, "--engines", ",".join(names), "--threads", str(threads), "--jobs", str(jobs),
+                       *(["--limit", str(limit)] if limit else []), "--out", str(out), "--readme", str(readme)]
+            update_readme(readme, report, table, out, " ".join(command))
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 @main.group(name="eval")

@@ -54,7 +54,9 @@ class PipelineConfig:
     name in the weights folder (``<name>.onnx`` + ``.json``) or an ``.onnx`` path.
     ``text_height``: the detector magnifies a page no more than brings its characters to about
     this many pixels (0: by ``canvas_size`` alone; 16: measured on held-out training pages, see
-    docs/hybrid.md). ``fallback_threshold``: words the recognizer reads with less confidence are re-read by
+    docs/hybrid.md). ``faint_text``: isolated characters the detector scores above this but under
+    ``text_threshold`` (a lone ``1``) are read alone and kept when the recognizer reads a letter or digit
+    with at least ``faint_confidence`` (0: off; see docs/hybrid.md). ``fallback_threshold``: words the recognizer reads with less confidence are re-read by
     Tesseract (0.7: chosen by ``ocr eval calibrate``, see docs/hybrid.md); ``lexicon``: the word
     list (name in the weights folder or path; empty: none) that corrects near-miss words of CTC
     recognizers; ``cloud_threshold``:
@@ -78,6 +80,8 @@ class PipelineConfig:
     canvas_size: int = 1280
     text_height: float = 16.0
     crop_margin: float = 0.1
+    faint_text: float = 0.25
+    faint_confidence: float = 0.9
     fallback_threshold: float = 0.7
     cloud_threshold: float = 0.3
     fallback_timeout: float = 10.0
@@ -91,7 +95,8 @@ class PipelineConfig:
     cloud_max_requests: int = 20
 
     def __post_init__(self) -> None:
-        for name in ("text_threshold", "link_threshold", "low_text", "fallback_threshold", "cloud_threshold"):
+        for name in ("text_threshold", "link_threshold", "low_text", "faint_text", "faint_confidence",
+                     "fallback_threshold", "cloud_threshold"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UsageError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("fallback_timeout", "cloud_timeout"):

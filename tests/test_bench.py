@@ -104,9 +104,11 @@ def test_bench_scores_tesseract_and_skips_a_missing_peer(tmp_path: Path, monkeyp
     monkeypatch.setitem(adapters.PEERS, "fakepeer", adapters.Peer("fakepeer", "no_such_module_for_bench", None, "nothing"))
     monkeypatch.setitem(adapters.PEERS, "venvpeer", adapters.Peer("venvpeer", "venvpeer", "venvpeer", "nothing"))
     out = tmp_path / "out"
+    readme = tmp_path / "README.md"
+    readme.write_text("# Title\n\n<!-- ocr bench: begin -->\nold table\n<!-- ocr bench: end -->\n\nAfter.\n", encoding="utf-8")
     result = CliRunner().invoke(main, [
         "bench", str(tmp_path / "pages"), f"{tmp_path / 'crops'}:1", "--engines", "tesseract,fakepeer,venvpeer",
-        "--out", str(out), "--venvs", str(tmp_path / "venvs"), "--jobs", "2",
+        "--out", str(out), "--venvs", str(tmp_path / "venvs"), "--jobs", "2", "--readme", str(readme),
     ])
     assert result.exit_code == 0, result.output
     assert "skipping fakepeer: not installed: module no_such_module_for_bench not found" in result.stderr
@@ -135,6 +137,21 @@ def test_bench_scores_tesseract_and_skips_a_missing_peer(tmp_path: Path, monkeyp
     assert "fakepeer skipped: not installed" in table
     with Image.open(out / "accuracy_vs_speed.png") as plot:
         assert plot.width > 300
+
+    written = readme.read_text(encoding="utf-8")
+    assert written.startswith("# Title\n\n<!-- ocr bench: begin -->") and written.endswith("<!-- ocr bench: end -->\n\nAfter.\n")
+    assert "old table" not in written and table.rstrip("\n") in written
+    assert "![Accuracy against CPU seconds per image](out/accuracy_vs_speed.png)" in written
+    assert "- **pages**: most accurate tesseract " in written and " CPU s/crop." in written
+    assert f"--out {out} --readme {readme}`" in written
+
+
+def test_bench_refuses_a_readme_without_markers_before_running(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# No markers\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["bench", "no_such_set", "--engines", "tesseract", "--readme", str(readme)])
+    assert result.exit_code == 2 and "has no <!-- ocr bench: begin --> ... <!-- ocr bench: end --> block" in result.output
+    assert readme.read_text(encoding="utf-8") == "# No markers\n"
 
 
 def test_a_failing_engine_is_reported_not_fatal(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from shapely.geometry import Point, Polygon
 
 from craft_fakes import clockwise_on_screen
-from ocr.detection import Thresholds, find_words
+from ocr.detection import Thresholds, find_faint_characters, find_words
 
 
 def blob(maps: np.ndarray, x: float, y: float, sx: float, sy: float, peak: float = 1.0) -> None:
@@ -67,6 +67,24 @@ def test_a_square_blob_gives_an_axis_aligned_float_box() -> None:
     x, y = found.polygon[:, 0], found.polygon[:, 1]
     assert x[0] == x[3] < x[1] == x[2] and y[0] == y[1] < y[2] == y[3]  # clockwise from the top-left, no angle
     assert abs(x.mean() - 60) < 1 and abs(y.mean() - 50) < 1
+
+
+def test_faint_characters_are_isolated_components_under_the_word_threshold() -> None:
+    region, affinity = empty()
+    word(region, affinity, [(30, 40), (40, 40), (50, 40)])
+    blob(region, 64, 40, 1.5, 3, peak=0.45)  # a lone narrow "1" right of the word, as CRAFT scores it
+    blob(region, 56, 41, 1.5, 3, peak=0.45)  # faint, but touching the word: part of it, not a character
+    blob(region, 150, 90, 0.4, 0.4, peak=0.5)  # a speck
+    blob(region, 200, 30, 2, 3, peak=0.15)  # under the faint threshold
+    thresholds = Thresholds(faint_text=0.25)
+    words = find_words(region, affinity, thresholds)
+    assert len(words) == 1 and not words[0].faint
+    (faint,) = find_faint_characters(region, words, thresholds)
+    assert faint.faint and 0.4 < faint.confidence < 0.5
+    x, y = faint.polygon[:, 0], faint.polygon[:, 1]
+    assert x.min() < 62 < 66 < x.max() < 70 and y.min() < 35 < 45 < y.max()
+    assert not Polygon(faint.polygon).intersects(Polygon(words[0].polygon))
+    assert find_faint_characters(region, words, Thresholds()) == []  # off by default
 
 
 def test_words_without_affinity_between_them_stay_apart() -> None:

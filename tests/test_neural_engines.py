@@ -82,6 +82,25 @@ def test_neural_reads_words_in_reading_order(page: np.ndarray) -> None:
 
 
 @needs_models
+def test_lone_digits_the_detector_scores_faint_are_read() -> None:
+    """A receipt's quantity column: CRAFT scores a lone 1 far under text_threshold."""
+    font = ImageFont.truetype(FONT, 28)
+    image = Image.new("RGB", (560, 200), "white")
+    draw = ImageDraw.Draw(image)
+    for row, (quantity, item, price) in enumerate([("QTY", "DESCRIPTION", "TOTAL"), ("1", "CHICKEN RICE", "20.00"),
+                                                   ("1", "VEGE ITEM", "15.00"), ("2", "ICED TEA", "5.00")]):
+        for x, text in ((30, quantity), (110, item), (430, price)):
+            draw.text((x, 20 + 40 * row), text, font=font, fill="black")
+    config = PipelineConfig(threads=1)
+    assert config.faint_text > 0
+    with_faint = NeuralEngine(config).read(np.asarray(image))
+    without = NeuralEngine(replace(config, faint_text=0.0)).read(np.asarray(image))
+    assert " ".join(w.text for w in with_faint.words) == ("QTY DESCRIPTION TOTAL 1 CHICKEN RICE 20.00 1 VEGE ITEM 15.00 "
+                                                          "2 ICED TEA 5.00")
+    assert [w.text for w in without.words if w.text in "12"] == []
+
+
+@needs_models
 def test_hybrid_keeps_provenance_of_every_routed_word(page: np.ndarray, hybrid: HybridEngine) -> None:
     result = hybrid.read(page)
     words = list(result.words)

@@ -19,7 +19,7 @@ Settings are each engine's defaults for the data, except where stated:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from typing import Any, Callable, Literal, Sequence
 
@@ -177,12 +177,15 @@ def _load_rapidocr(name: str, threads: int) -> tuple[Reader, dict[str, str]]:
 def _load_project_engine(name: str, threads: int) -> tuple[Reader, dict[str, str]]:
     from ..config import ScanOptions, load_pipeline_config
     from ..engines import create_engine
+    from ..pipeline import read_pages
 
     pipeline = load_pipeline_config(overrides={"threads": threads})
-    engine = create_engine(name, ScanOptions(engine=name, pipeline=pipeline))
+    options = ScanOptions(engine=name, pipeline=pipeline)
+    engine = create_engine(name, options)
 
     def read(image: np.ndarray, mode: Mode) -> Reading:
-        page = engine.read(image, mode)
+        """As ``ocr scan`` reads: pages set upright first (``rotate`` auto), crops as given."""
+        page = read_pages([image], replace(options, mode=mode), engine, "bench").pages[0]
         words = [Region(w.text, _points(w.polygon), w.confidence, w.source) for w in page.words]
         lines = [Region(ln.text, _points(ln.polygon), ln.confidence, name) for ln in page.lines]
         return Reading(page.text, words, lines)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -76,6 +78,49 @@ def markdown(report: BenchReport) -> str:
         notes.append(f"{r['engine']} failed on {r['failed_images']} image(s) of {r['set']} (scored as empty)")
     parts.append("\n".join(f"- {note}" for note in notes))
     return "\n\n".join(parts) + "\n"
+
+
+def summary(report: BenchReport) -> str:
+    """One line per set: engines from most to least accurate, then from fastest to slowest (CPU seconds)."""
+    lines = []
+    for name in dict.fromkeys(r["set"] for r in report.results):
+        results = [r for r in report.results if r["set"] == name]
+        unit = "page" if results[0]["kind"] == "pages" else "crop"
+        by_accuracy = sorted(results, key=accuracy, reverse=True)
+        timed = sorted((r for r in results if r["median_cpu_s_per_image"]), key=lambda r: r["median_cpu_s_per_image"])
+        lines.append(f"- **{name}**: most accurate " + ", ".join(f"{r['engine']} {_pct(accuracy(r))}" for r in by_accuracy)
+                     + f"; fastest " + ", ".join(f"{r['engine']} {_seconds(r['median_cpu_s_per_image'])}" for r in timed)
+                     + f" CPU s/{unit}.")
+    return "\n".join(lines)
+
+
+README_BEGIN = "<!-- ocr bench: begin -->"
+README_END = "<!-- ocr bench: end -->"
+_README_BLOCK = re.compile(re.escape(README_BEGIN) + ".*?" + re.escape(README_END), re.DOTALL)
+
+
+def has_readme_block(readme: Path) -> bool:
+    """Whether ``readme`` has a :data:`README_BEGIN` ... :data:`README_END` block for :func:`update_readme`."""
+    return bool(_README_BLOCK.search(readme.read_text(encoding="utf-8", errors="replace")))
+
+
+def update_readme(readme: Path, report: BenchReport, table: str, out: Path, command: str) -> None:
+    """Replace the text between :data:`README_BEGIN` and :data:`README_END` in ``readme`` with the run's
+    command, table, plot and :func:`summary`; raise :class:`ValueError` when the markers are missing."""
+    text = readme.read_text(encoding="utf-8")
+    if not _README_BLOCK.search(text):
+        raise ValueError(f"{readme}: no {README_BEGIN} ... {README_END} block to replace")
+    plot_link = Path(os.path.relpath(out / "accuracy_vs_speed.png", readme.parent)).as_posix()
+    results_link = Path(os.path.relpath(out / "results.json", readme.parent)).as_posix()
+    block = "\n\n".join([
+        README_BEGIN,
+        f"Written by `{command}` (every number in [{results_link}]({results_link})):",
+        table.rstrip("\n"),
+        f"![Accuracy against CPU seconds per image]({plot_link})",
+        "By set (bag-of-words F1 on pages, letters-and-digits accuracy on crops):\n\n" + summary(report),
+        README_END,
+    ])
+    readme.write_text(_README_BLOCK.sub(lambda _: block, text, count=1), encoding="utf-8")
 
 
 def accuracy(result: dict[str, Any]) -> float:

@@ -1,6 +1,6 @@
 """Word detection with CRAFT-family score maps (numpy, OpenCV and onnxruntime only; no torch)."""
 
-from .postprocess import MapWord, Thresholds, find_words
+from .postprocess import MapWord, Thresholds, find_faint_characters, find_words
 from .predictor import DETECTOR_MODELS, DetectedWord, Detector, DetectorConfig, OnnxScoreModel, model_path
 from .preprocess import Prepared, prepare
 
@@ -13,6 +13,7 @@ __all__ = [
     "OnnxScoreModel",
     "Prepared",
     "Thresholds",
+    "find_faint_characters",
     "find_words",
     "model_path",
     "prepare",

@@ -5,6 +5,10 @@ Characters are the pixels whose region score exceeds ``low_text``; the affinity 
 whose strongest region score reaches ``text_threshold`` is one word. Its outline is the
 minimum-area rotated rectangle of its (dilated) character pixels, or, when that rectangle
 is a poor fit because the word bends, a polygon following the word along its long axis.
+
+CRAFT scores an isolated narrow character (a receipt's quantity ``1``, a tax code) far under
+``text_threshold`` (0.3–0.45 where words reach 0.9). :func:`find_faint_characters` proposes
+such components, away from every word, for a recognizer to confirm.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ class Thresholds:
     link_threshold: float = 0.4
     low_text: float = 0.4
     min_area: int = 10
+    faint_text: float = 0.0
+    """Components of region score above this (0: none) that reach no word are faint characters."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,16 @@ class MapWord:
 
     polygon: np.ndarray
     confidence: float
+    faint: bool = False
+    """A faint character (:func:`find_faint_characters`), not a word: a recognizer must confirm it."""
+
+
+FAINT_MIN_AREA = 3
+"""Faint components smaller than this many map pixels are specks."""
+
+FAINT_PAD = 0.5
+"""A faint character's box is its component's padded by this share of its longer side (the score
+above ``faint_text`` covers only a character's core)."""
 
 
 # A component whose following polygon covers less than this share of its rotated
@@ -141,3 +157,29 @@ def find_words(region: np.ndarray, affinity: np.ndarray, thresholds: Thresholds 
                 polygon = curved + (x0, y0)
         words.append(MapWord(polygon, min(float(peaks[k]), 1.0)))
     return words
+
+
+def find_faint_characters(region: np.ndarray, words: list[MapWord], thresholds: Thresholds) -> list[MapWord]:
+    """Components of ``region`` above ``thresholds.faint_text`` that touch none of ``words`` and peak under
+    ``text_threshold``, as padded axis-aligned boxes (map coordinates) marked ``faint``; none when
+    ``faint_text`` is 0."""
+    if thresholds.faint_text <= 0:
+        return []
+    taken = np.zeros(region.shape, np.uint8)
+    cv2.fillPoly(taken, [np.round(w.polygon).astype(np.int32) for w in words], 1)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((region > thresholds.faint_text).view(np.uint8),
+                                                               connectivity=4)
+    peaks = np.zeros(count, np.float32)
+    touched = np.zeros(count, bool)
+    inside = labels > 0
+    np.maximum.at(peaks, labels[inside], region[inside])
+    touched[labels[inside & (taken > 0)]] = True
+    map_h, map_w = region.shape
+    faint = []
+    for k, (x, y, w, h, area) in enumerate(stats.tolist()):
+        if k == 0 or touched[k] or area < FAINT_MIN_AREA or peaks[k] >= thresholds.text_threshold:
+            continue
+        pad = FAINT_PAD * max(w, h)
+        x0, y0, x1, y1 = max(0.0, x - pad), max(0.0, y - pad), min(map_w, x + w + pad), min(map_h, y + h + pad)
+        faint.append(MapWord(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]), float(peaks[k]), faint=True))
+    return faint

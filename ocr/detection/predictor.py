@@ -13,7 +13,7 @@ from ..errors import EngineError
 from ..models import weights_dir
 from ..profile import stage
 from ..runtime import RuntimeConfig, Session
-from .postprocess import Thresholds, find_words
+from .postprocess import Thresholds, find_faint_characters, find_words
 from .preprocess import Prepared, prepare
 
 MAP_STRIDE = 2
@@ -41,10 +41,12 @@ class DetectorConfig:
     mag_ratio: float = 1.5
     text_height: float | None = None
     """Characters are brought to about this height, no larger (see :func:`.preprocess.prepare`)."""
+    faint_text: float = 0.0
+    """Also propose faint characters above this region score (0: none; see :func:`.postprocess.find_faint_characters`)."""
 
     @property
     def thresholds(self) -> Thresholds:
-        return Thresholds(self.text_threshold, self.link_threshold, self.low_text)
+        return Thresholds(self.text_threshold, self.link_threshold, self.low_text, faint_text=self.faint_text)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class DetectedWord:
 
     polygon: Polygon
     confidence: float
+    faint: bool = False
+    """A faint character, not a word: kept only where a recognizer confirms it (see ``faint_text``)."""
 
 
 class OnnxScoreModel:
@@ -96,21 +100,24 @@ class Detector:
             return self.model(prepared.tensor)[0], prepared
 
     def detect(self, image: np.ndarray) -> list[DetectedWord]:
-        """The words of ``image``, in the order the components were found (use ocr.layout for reading order)."""
+        """The words of ``image``, in the order the components were found (use ocr.layout for reading order),
+        then its faint characters when ``faint_text`` is set."""
         maps, prepared = self.score_maps(image)
         with stage("detector: post-process"):
             return words_of(maps, prepared, self.config.thresholds)
 
 
 def words_of(maps: np.ndarray, prepared: Prepared, thresholds: Thresholds) -> list[DetectedWord]:
-    """The words that score maps (see :meth:`Detector.score_maps`) hold under ``thresholds``, in image pixels."""
+    """The words that score maps (see :meth:`Detector.score_maps`) hold under ``thresholds``, in image pixels,
+    then the faint characters (``faint_text``)."""
     found = find_words(maps[0], maps[1], thresholds)
+    found += find_faint_characters(maps[0], found, thresholds)
     if not found:
         return []
     points = prepared.to_original(np.concatenate([w.polygon for w in found]), MAP_STRIDE).tolist()
     words, start = [], 0
     for word in found:
         end = start + len(word.polygon)
-        words.append(DetectedWord(tuple(map(tuple, points[start:end])), word.confidence))
+        words.append(DetectedWord(tuple(map(tuple, points[start:end])), word.confidence, word.faint))
         start = end
     return words

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..config import Mode, PipelineConfig, ScanOptions
-from ..document import Block, Line, Page, Word
+from ..document import Block, Line, Page, Polygon, Word
 from ..errors import EngineError, UsageError
 from ..layout import TextLine, build_blocks, text_lines
 from ..profile import stage
@@ -109,7 +109,7 @@ class NeuralEngine(Engine):
         runtime = RuntimeConfig(intra_op_threads=config.threads)
         detector_config = DetectorConfig(text_threshold=config.text_threshold, link_threshold=config.link_threshold,
                                          low_text=config.low_text, canvas_size=config.canvas_size,
-                                         text_height=config.text_height or None)
+                                         text_height=config.text_height or None, faint_text=config.faint_text)
         self.config = config
         self.detector = Detector.named(config.detector, detector_config, runtime)
         lexicon = Lexicon.load(config.lexicon) if config.lexicon else None
@@ -141,21 +141,24 @@ class NeuralEngine(Engine):
         The detected words are chained into lines, and each line is read whole
         (:mod:`ocr.recognition.lines`); in ``line`` mode the image is the line.
         """
-        from ..recognition.lines import read_lines
+        from ..recognition.lines import confirm_characters, read_lines
 
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise EngineError(f"{self.name}: expected an H×W×3 uint8 image, got {image.shape} {image.dtype}")
         height, width = image.shape[:2]
         if height == 0 or width == 0:
             return [], []
+        faint: list[Polygon] = []
         if mode == "line":
             lines = [TextLine.whole(width, height)]
         else:
             with stage("detector"):
                 found = self.detector.detect(image)
+            faint = [d.polygon for d in found if d.faint]
             with stage("line grouping", len(found)):
-                lines = text_lines([d.polygon for d in found])
+                lines = text_lines([d.polygon for d in found if not d.faint])
         read = read_lines(self.recognizer, image, lines, self.config.crop_margin)
+        read += confirm_characters(self.recognizer, image, faint, self.config.crop_margin, self.config.faint_confidence)
         words = [Word(w.text, w.polygon, min(max(w.confidence, 0.0), 1.0), NeuralEngine.name) for w in read]
         return words, [w.char_confidences for w in read]
 

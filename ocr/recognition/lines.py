@@ -101,3 +101,16 @@ def read_lines(recognizer: Recognizer, image: np.ndarray, lines: Sequence[TextLi
     with stage("words from lines", len(lines)):
         return [word for line, (_, left, right), reading in zip(lines, crops, readings)
                 for word in split_words(reading, line, left, right)]
+
+
+def confirm_characters(recognizer: Recognizer, image: np.ndarray, polygons: Sequence[Polygon], margin: float,
+                       confidence: float) -> list[LineWord]:
+    """The faint characters (detector outlines ``polygons``) that the recognizer, reading each alone, reads
+    as a letter or digit with at least ``confidence``; one word each, with its outline."""
+    if not polygons:
+        return []
+    with stage("faint characters", len(polygons)):
+        readings = recognizer.read([crop_region(image, polygon, margin) for polygon in polygons])
+        return [LineWord(polygon, reading.text, reading.confidence, reading.char_confidences)
+                for polygon, reading in zip(polygons, readings)
+                if reading.confidence >= confidence and " " not in reading.text and any(c.isalnum() for c in reading.text)]
