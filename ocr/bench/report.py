@@ -89,7 +89,7 @@ def summary(report: BenchReport) -> str:
         by_accuracy = sorted(results, key=accuracy, reverse=True)
         timed = sorted((r for r in results if r["median_cpu_s_per_image"]), key=lambda r: r["median_cpu_s_per_image"])
         lines.append(f"- **{name}**: most accurate " + ", ".join(f"{r['engine']} {_pct(accuracy(r))}" for r in by_accuracy)
-                     + f"; fastest " + ", ".join(f"{r['engine']} {_seconds(r['median_cpu_s_per_image'])}" for r in timed)
+                     + "; fastest " + ", ".join(f"{r['engine']} {_seconds(r['median_cpu_s_per_image'])}" for r in timed)
                      + f" CPU s/{unit}.")
     return "\n".join(lines)
 
