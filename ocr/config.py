@@ -57,7 +57,9 @@ class PipelineConfig:
     docs/hybrid.md). ``faint_text``: isolated characters the detector scores above this but under
     ``text_threshold`` (a lone ``1``) are read alone and kept when the recognizer reads a letter or digit
     with at least ``faint_confidence`` (0: off; see docs/hybrid.md). ``fallback_threshold``: words the recognizer reads with less confidence are re-read by
-    Tesseract (0.7: chosen by ``ocr eval calibrate``, see docs/hybrid.md); ``lexicon``: the word
+    Tesseract (0.7: chosen by ``ocr eval calibrate``, see docs/hybrid.md). ``min_confidence``: words whose final
+    reading is less sure are left out of a page (not in line mode; 0: every word kept; 0.3: measured on
+    held-out training pages, see docs/hybrid.md); ``lexicon``: the word
     list (name in the weights folder or path; empty: none) that corrects near-miss words of CTC
     recognizers; ``cloud_threshold``:
     words whose best reading is still under it go to the cloud engine (when credentials
@@ -83,6 +85,7 @@ class PipelineConfig:
     faint_text: float = 0.25
     faint_confidence: float = 0.9
     fallback_threshold: float = 0.7
+    min_confidence: float = 0.3
     cloud_threshold: float = 0.3
     fallback_timeout: float = 10.0
     combine: bool = False
@@ -96,7 +99,7 @@ class PipelineConfig:
 
     def __post_init__(self) -> None:
         for name in ("text_threshold", "link_threshold", "low_text", "faint_text", "faint_confidence",
-                     "fallback_threshold", "cloud_threshold"):
+                     "fallback_threshold", "min_confidence", "cloud_threshold"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UsageError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("fallback_timeout", "cloud_timeout"):

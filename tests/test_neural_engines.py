@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from ocr.config import PipelineConfig, ScanOptions
 from ocr.engines import create_engine, engine_names
@@ -98,6 +98,25 @@ def test_lone_digits_the_detector_scores_faint_are_read() -> None:
     assert " ".join(w.text for w in with_faint.words) == ("QTY DESCRIPTION TOTAL 1 CHICKEN RICE 20.00 1 VEGE ITEM 15.00 "
                                                           "2 ICED TEA 5.00")
     assert [w.text for w in without.words if w.text in "12"] == []
+
+
+@needs_models
+def test_words_read_without_confidence_are_left_out_of_a_page_but_not_of_a_line() -> None:
+    """A smudge the detector finds and the recognizer cannot read is not shown as a word."""
+    font = ImageFont.truetype(FONT, 36)
+    image = Image.new("RGB", (640, 200), "white")
+    ImageDraw.Draw(image).text((30, 40), "Invoice number 4821", font=font, fill="black")
+    smudge = Image.new("RGB", (300, 60), "white")
+    ImageDraw.Draw(smudge).text((10, 5), "Harbor", font=font, fill="black")
+    image.paste(smudge.filter(ImageFilter.GaussianBlur(5)), (30, 110))
+    config = PipelineConfig(threads=1)
+    everything = NeuralEngine(replace(config, min_confidence=0.0)).read(np.asarray(image))
+    unsure = [w for w in everything.words if w.confidence < config.min_confidence]
+    assert len(unsure) == 1 and unsure[0].polygon[0][1] > 100  # the smudge, read as some word
+    engine = NeuralEngine(config)
+    assert engine.read(np.asarray(image)).text == "Invoice number 4821"
+    line = np.asarray(image)[105:175]
+    assert engine.read(line, "line").text == NeuralEngine(replace(config, min_confidence=0.0)).read(line, "line").text != ""
 
 
 @needs_models

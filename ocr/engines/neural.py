@@ -174,7 +174,13 @@ class NeuralEngine(Engine):
     def read(self, image: np.ndarray, mode: Mode = "page", index: int = 0) -> Page:
         words, _ = self.read_words(image, mode)
         self.stats.add(RouteReport(winners=Counter(w.source for w in words)))
-        return self.layout(words, image.shape[1], image.shape[0], mode, index)
+        return self.layout(self.kept(words, mode), image.shape[1], image.shape[0], mode, index)
+
+    def kept(self, words: Sequence[Word], mode: Mode) -> list[Word]:
+        """The words a page shows: not blank and, outside ``line`` mode, read with at least ``min_confidence``
+        (in line mode the caller asked for this one reading)."""
+        least = 0.0 if mode == "line" else self.config.min_confidence
+        return [w for w in words if w.text.strip() and w.confidence >= least]
 
 
 class HybridEngine(NeuralEngine):
@@ -232,8 +238,7 @@ class HybridEngine(NeuralEngine):
         with stage("fallback (Tesseract, cloud)", len(words)):
             routed, report = self.router.route(image, words, chars)
         self.stats.add(report)
-        kept = [w for w in routed if w.text.strip()]
-        return self.layout(kept, image.shape[1], image.shape[0], mode, index)
+        return self.layout(self.kept(routed, mode), image.shape[1], image.shape[0], mode, index)
 
     def _combine(self, words: list[Word], tesseract: Callable[[float], list[Word]]) -> tuple[list[Word], RouteReport]:
         """``words`` decided against Tesseract's reading of the whole image, awaited ``fallback_timeout`` seconds
