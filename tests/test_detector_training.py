@@ -167,6 +167,20 @@ def test_teacher_maps_are_cached_once_at_the_canvas_scale(tmp_path: Path) -> Non
     assert 0.0 < sample.region.min() and sample.region.max() < 1.0
 
 
+def test_held_out_pages_get_no_teacher_maps(tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    (pages / "images").mkdir(parents=True)
+    with (pages / "manifest.jsonl").open("w") as manifest:
+        for name in ("a", "b"):
+            Image.fromarray(np.full((40, 40, 3), 200, np.uint8)).save(pages / "images" / f"{name}.png")
+            manifest.write(json.dumps({"image": f"images/{name}.png", "text": ""}) + "\n")
+    teacher = tmp_path / "teacher.onnx"
+    _fake_teacher(teacher)
+    out = tmp_path / "maps"
+    assert cache_teacher_maps(pages, out, teacher, canvas_size=64, skip=frozenset({pages / "images" / "b.png"})) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["a.npz"]
+
+
 def test_tiny_training_run_resumes(tmp_path: Path) -> None:
     maps = tmp_path / "maps"
     maps.mkdir()

@@ -59,9 +59,11 @@ def read_rgb(path: Path) -> np.ndarray:
 
 
 def cache_teacher_maps(
-    set_dir: Path, out_dir: Path, teacher_onnx: Path, canvas_size: int = 1280, mag_ratio: float = 1.5, threads: int = 1
+    set_dir: Path, out_dir: Path, teacher_onnx: Path, canvas_size: int = 1280, mag_ratio: float = 1.5, threads: int = 1,
+    skip: frozenset[Path] = frozenset(),
 ) -> int:
-    """Run the teacher once on every page of a manifest set; write ``<stem>.npz`` per page to ``out_dir``.
+    """Run the teacher once on every page of a manifest set but those in ``skip`` (held-out pages);
+    write ``<stem>.npz`` per page to ``out_dir``.
 
     Each file holds ``region`` and ``affinity`` (uint8, score × 255, half canvas resolution), the
     ``ratio`` applied and the source ``image`` path. Pages already cached are skipped, so an
@@ -77,7 +79,7 @@ def cache_teacher_maps(
     written = 0
     for sample in datasets.iter_samples(set_dir):
         target = out_dir / f"{sample.image.stem}.npz"
-        if target.exists():
+        if target.exists() or sample.image in skip:
             continue
         started = time.perf_counter()
         image = read_rgb(sample.image)

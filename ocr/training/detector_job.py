@@ -11,7 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from .detector import TrainConfig, latest_checkpoint, synthetic_pages, train
+from .detector_boxes import held_out_pages
 from .detector_data import cache_teacher_maps
+from .packs import SETS
 
 DEFAULT_RUN = Path("/work/runs/detector/student")
 DEFAULT_SETS = ("/work/shared/data/train/sroie_train",)
@@ -38,7 +40,8 @@ def run(
     resume: bool,
     cache_missing: bool = True,
 ) -> None:
-    """Train while a background thread caches any missing teacher maps for ``sets``; writes ``run.json``.
+    """Train while a background thread caches any missing teacher maps for ``sets`` (not of their held-out
+    pages, see :func:`.detector_boxes.held_out_pages`); writes ``run.json``.
 
     Training starts at once on synthetic pages and the teacher pages cached so far; the sample pool
     picks up new teacher pages as they are written (onnxruntime runs outside the GIL); pages still
@@ -55,7 +58,8 @@ def run(
     def cache_all() -> None:
         for set_dir, target in zip(sets, dirs):
             if cache_missing:
-                cache_teacher_maps(Path(set_dir), target, teacher_onnx, threads=config.threads)
+                held_out = frozenset(held_out_pages(Path(set_dir))) if Path(set_dir).name in SETS else frozenset()
+                cache_teacher_maps(Path(set_dir), target, teacher_onnx, threads=config.threads, skip=held_out)
 
     caching = threading.Thread(target=cache_all, name="teacher-maps", daemon=True)
     caching.start()
