@@ -884,7 +884,8 @@ def train_lexicon(dictionary: str, words: str | None, out: str | None) -> None:
               help="Start from the matching weights of this checkpoint or fp32 ONNX export (a fresh run only).")
 @click.option("--crop", type=int, default=384, show_default=True, help="Training crop side in pixels (multiple of 32).")
 @click.option("--threads", type=int, default=1, show_default=True, help="Torch and onnxruntime threads.")
-@click.option("--set", "sets", multiple=True, help="Real page set(s) labelled by the teacher [sroie_train].")
+@click.option("--set", "sets", multiple=True,
+              help="Real page set(s) labelled by the teacher, each drawn as often as any other [sroie_train].")
 @click.option("--boxes", "box_sets", multiple=True,
               help="Real page set(s) whose own word or line boxes are the targets (no teacher); with --no-cache-teacher "
                    "and no --set, the only real pages.")

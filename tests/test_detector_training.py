@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -21,9 +22,9 @@ from ocr.charset import CHARSET
 from ocr.detection import OnnxScoreModel
 from ocr.nets.export import export_detector
 from ocr.nets.lite_craft import LiteCraft, count_parameters
-from ocr.training.detector import TrainConfig, detector_loss, random_crop, train
+from ocr.training import detector, detector_export
+from ocr.training.detector import SamplePool, TrainConfig, detector_loss, random_crop, train
 from ocr.training.detector_data import cache_teacher_maps, load_teacher_sample
-from ocr.training import detector_export
 from ocr.training.detector_export import lineage
 from ocr.training.synth import find_fonts
 from ocr.training.synth_pages import PageRenderer, _Canvas, affinity_quad, render_targets
@@ -179,6 +180,20 @@ def test_held_out_pages_get_no_teacher_maps(tmp_path: Path) -> None:
     out = tmp_path / "maps"
     assert cache_teacher_maps(pages, out, teacher, canvas_size=64, skip=frozenset({pages / "images" / "b.png"})) == 1
     assert sorted(p.name for p in out.iterdir()) == ["a.npz"]
+
+
+def test_each_teacher_set_is_drawn_as_often_as_any_other(tmp_path: Path, monkeypatch) -> None:
+    dirs = []
+    for name, count in (("small", 1), ("large", 9)):
+        (tmp_path / name).mkdir()
+        for i in range(count):
+            (tmp_path / name / f"{i}.npz").touch()
+        dirs.append(str(tmp_path / name))
+    monkeypatch.setattr(detector, "load_teacher_sample", lambda path: path)
+    config = TrainConfig(pool=400, synthetic_fraction=0.0, teacher_dirs=dirs)
+    pool = SamplePool(config, lambda: pytest.fail("no synthetic page expected"), random.Random(0))
+    small = sum(page.parent.name == "small" for page, _ in pool.pages)
+    assert 160 < small < 240
 
 
 def test_tiny_training_run_resumes(tmp_path: Path) -> None:

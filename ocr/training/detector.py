@@ -121,26 +121,27 @@ def colour_jitter(image: np.ndarray, rng: random.Random) -> np.ndarray:
 
 
 class SamplePool:
-    """A pool of pages in memory, a few replaced each step: teacher pages from disk, real pages with
-    box targets, synthetic ones rendered."""
+    """A pool of pages in memory, a few replaced each step: teacher pages from disk (each set as likely
+    as any other, whatever its size), real pages with box targets, synthetic ones rendered."""
 
     def __init__(self, config: TrainConfig, synth: Callable[[], MapSample], rng: random.Random) -> None:
         self.config = config
         self.synth = synth
         self.rng = rng
-        self.teacher_files: list[Path] = []
+        self.teacher_files: list[list[Path]] = []
         self.boxes = BoxPages(config.box_sets, rng) if config.box_sets else None
         self.rescan()
         self.pages = [self._page() for _ in range(config.pool)]
 
     def rescan(self) -> None:
         """Pick up teacher maps written since the last scan (the cache may still be filling)."""
-        self.teacher_files = sorted(p for d in self.config.teacher_dirs for p in Path(d).glob("*.npz"))
+        found = (sorted(Path(d).glob("*.npz")) for d in self.config.teacher_dirs)
+        self.teacher_files = [files for files in found if files]
 
     def _page(self) -> tuple[MapSample, bool]:
         real: list[Callable[[], MapSample]] = [self.boxes] if self.boxes else []
         if self.teacher_files:
-            real.append(lambda: load_teacher_sample(self.rng.choice(self.teacher_files)))
+            real.append(lambda: load_teacher_sample(self.rng.choice(self.rng.choice(self.teacher_files))))
         if real and self.rng.random() >= self.config.synthetic_fraction:
             return self.rng.choice(real)(), True
         return self.synth(), False
@@ -239,7 +240,7 @@ def train(
         _set_rng_state(state["rng"], rng, synth_rngs)
         log({"event": "resumed", "checkpoint": str(checkpoint), "step": step})
     pool = SamplePool(config, synth, rng)
-    log({"event": "start", "step": step, "teacher_pages": len(pool.teacher_files), "config": asdict(config)})
+    log({"event": "start", "step": step, "teacher_pages": sum(map(len, pool.teacher_files)), "config": asdict(config)})
 
     def save() -> None:
         state = {
@@ -274,7 +275,7 @@ def train(
         if step % config.log_every == 0 or finished:
             log({"step": step, "loss": round(window_loss / window_steps, 5), "lr": round(lr, 6),
                  "steps_per_s": round(window_steps / (now - window_start), 3),
-                 "elapsed_s": round(elapsed + now - started), "teacher_pages": len(pool.teacher_files)})
+                 "elapsed_s": round(elapsed + now - started), "teacher_pages": sum(map(len, pool.teacher_files))})
             window_start, window_loss, window_steps = now, 0.0, 0
         if now - last_save > config.checkpoint_minutes * 60 or finished:
             save()
