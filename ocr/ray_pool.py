@@ -8,8 +8,10 @@ as it is, any other exception becomes a one-line ``OcrError``.
 
 An actor that dies under a task (its node went away, or its process crashed) is replaced
 by a fresh one, which joins as soon as the cluster has room for it, and the task is tried
-on another actor, :data:`ATTEMPTS` times in all. Importing this module without Ray
-installed raises a :class:`~ocr.errors.UsageError` naming the ``ray`` extra.
+on another actor, :data:`ATTEMPTS` times in all. Actors that die while building their engine
+are replaced too, until :data:`ATTEMPTS` times as many as the pool holds have died.
+Importing this module without Ray installed raises a :class:`~ocr.errors.UsageError`
+naming the ``ray`` extra.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ START_GRACE = 10.0
 """Seconds the job waits for the other actors once one has built its engine; those still starting join later."""
 
 _WATCH_SECONDS = 0.2
+
+logger = logging.getLogger(__name__)
 
 
 @ray.remote(num_cpus=1, max_restarts=0)
@@ -107,18 +111,20 @@ class RayPool:
         self._starting: dict[ray.ObjectRef, ActorHandle] = {}
         self._actors: list[ActorHandle] = []
         self._live = 0
+        self._start_deaths = 0
         self._failure: OcrError | None = None
         self._closed = threading.Event()
-        for _ in range(self.size):
-            self._spawn()
+        with self._lock:
+            for _ in range(self.size):
+                self._spawn()
         self._watcher = threading.Thread(target=self._watch_starts, name="ray-starts", daemon=True)
         self._watcher.start()
 
     def _spawn(self) -> None:
+        """Start one more actor (the caller holds the lock)."""
         actor = _Worker.options(scheduling_strategy="SPREAD").remote(self.options)  # type: ignore[attr-defined]
-        with self._lock:
-            self._actors.append(actor)
-            self._starting[actor.start.remote()] = actor
+        self._actors.append(actor)
+        self._starting[actor.start.remote()] = actor
 
     def _watch_starts(self) -> None:
         """Move actors that have built their engine to the idle queue (and note those that could not)."""
@@ -130,18 +136,23 @@ class RayPool:
                 continue
             done, _ = ray.wait(starting, num_returns=1, timeout=_WATCH_SECONDS)
             for reference in done:
-                with self._lock:
-                    actor = self._starting.pop(reference)
                 try:
                     kind, value = ray.get(reference)
-                except RayActorError as exc:  # its node went away while it started
+                except RayActorError as exc:  # its process or its node died while it started
                     kind, value = "died", exc
                 with self._lock:
+                    actor = self._starting.pop(reference)
                     if kind == "ready":
                         self._live += 1
                         self._idle.put((actor, value))
                     elif kind == "failed" and self._failure is None:
                         self._failure = value
+                    elif kind == "died":
+                        logger.info("a Ray worker died while loading its engine: %s", " ".join(str(value).split()))
+                        self._actors.remove(actor)
+                        self._start_deaths += 1
+                        if self._start_deaths <= (ATTEMPTS - 1) * self.size and not self._closed.is_set():
+                            self._spawn()
 
     def wait_ready(self) -> None:
         """Block until every actor has built its engine, or one has and :data:`START_GRACE` seconds passed.
@@ -161,7 +172,7 @@ class RayPool:
                 if not starting or time.monotonic() - first > START_GRACE:
                     return
             elif not starting:
-                raise EngineError("no Ray worker could start")
+                raise EngineError(f"no Ray worker could start: {self._start_deaths} died while loading the engine")
             elif time.monotonic() > deadline:
                 raise EngineError(f"no Ray worker started in {self.start_timeout:g} s (is a CPU free in the cluster?)")
             time.sleep(_WATCH_SECONDS / 4)
@@ -188,8 +199,8 @@ class RayPool:
         with self._lock:
             self._actors.remove(actor)
             self._live -= 1
-        if not self._closed.is_set():
-            self._spawn()
+            if not self._closed.is_set():
+                self._spawn()
 
     def run(self, task: Task[T], *args: Any, timeout: float | None = None) -> tuple[T, str]:
         """``task(engine_for, *args)`` on a free actor: its result and the node it ran on.

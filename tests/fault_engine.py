@@ -2,13 +2,16 @@
 
 Engine ``fault`` reads like Tesseract, after sleeping ``OCR_FAULT_DELAY`` seconds (default
 0). A page whose top-left pixel is ``text_images.HANG`` never finishes; one whose top-left
-pixel is ``text_images.CRASH`` kills its process, as a segfault in native code would.
+pixel is ``text_images.CRASH`` kills its process, as a segfault in native code would. Building
+the engine kills its process too while the folder ``OCR_FAULT_START_CRASHES`` names holds a
+file: each build that removes one of them dies, as a crash while loading models would.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -27,6 +30,13 @@ class FaultEngine(Engine):
     name = "fault"
 
     def __init__(self, lang: str = "eng") -> None:
+        tokens = os.environ.get("OCR_FAULT_START_CRASHES")
+        for token in sorted(Path(tokens).iterdir()) if tokens else []:
+            try:
+                token.unlink()
+            except FileNotFoundError:  # another process took it
+                continue
+            os._exit(70)
         self._tesseract = TesseractEngine(lang)
 
     @classmethod

@@ -1,5 +1,6 @@
 """``ocr batch --ray`` on a real local Ray cluster of two nodes: the same outputs as a local job,
-a worker node killed mid-job, the driver killed mid-job, and Ray missing."""
+a worker node killed mid-job, workers dying while they load the engine, the driver killed mid-job,
+and Ray missing."""
 
 from __future__ import annotations
 
@@ -26,10 +27,16 @@ FAULT_DELAY = "0.6"
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
+def start_crashes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder whose files each kill one build of the ``fault`` engine on the cluster (empty between tests)."""
+    return tmp_path_factory.mktemp("start_crashes")
+
+
+@pytest.fixture(scope="module")
+def cluster(start_crashes: Path) -> Iterator[Cluster]:
     """A head node and a worker node of one CPU each, whose workers know the ``fault`` engine."""
     with pytest.MonkeyPatch.context() as env:  # the nodes' processes, and so their actors, inherit it
-        for name, value in fault_env(OCR_FAULT_DELAY=FAULT_DELAY).items():
+        for name, value in fault_env(OCR_FAULT_DELAY=FAULT_DELAY, OCR_FAULT_START_CRASHES=str(start_crashes)).items():
             env.setenv(name, value)
         # Tell a dead node quickly (the default takes about 15 s).
         cluster = Cluster(initialize_head=True, head_node_args={
@@ -129,6 +136,29 @@ def test_a_crashing_or_hanging_input_fails_only_itself_and_an_unusable_engine_st
     result = batch(root, "--out", tmp_path / "other", "-e", "tesseract", "--lang", "xyz", "--ray", cluster.address)
     assert result.returncode == EXIT_ENGINE
     assert result.stderr.splitlines() == [result.stderr.strip()] and "no Tesseract data for language 'xyz'" in result.stderr
+
+
+def test_workers_dying_while_loading_the_engine_are_replaced_until_it_is_hopeless(
+        tmp_path: Path, cluster: Cluster, start_crashes: Path) -> None:
+    two_nodes(cluster)
+    root = make_tree(tmp_path / "in", {f"page{i}.png": f"Page {i} after a crash" for i in range(3)})
+    try:
+        for name in ("a", "b"):  # both actors die first
+            (start_crashes / name).touch()
+        result = batch(root, "--out", tmp_path / "replaced", "-e", "fault", "--ray", cluster.address, env=fault_env())
+        assert result.returncode == EXIT_OK, result.stderr
+        assert summary(tmp_path / "replaced")["read"] == 3 and not any(start_crashes.iterdir())
+
+        for i in range(20):
+            (start_crashes / f"{i:02d}").touch()
+        result = batch(root, "--out", tmp_path / "always", "-e", "fault", "--ray", cluster.address, env=fault_env())
+        assert result.returncode == EXIT_ENGINE
+        # Two actors, each replaced twice: six builds died, and the job said so in one line.
+        assert result.stderr.strip() == "ocr: no Ray worker could start: 6 died while loading the engine"
+        assert len(list(start_crashes.iterdir())) == 20 - 6
+    finally:
+        for token in start_crashes.iterdir():
+            token.unlink()
 
 
 def test_driver_sigkill_then_rerun_reads_only_what_was_missing(tmp_path: Path, cluster: Cluster) -> None:
