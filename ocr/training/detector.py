@@ -138,6 +138,11 @@ class SamplePool:
         found = (sorted(Path(d).glob("*.npz")) for d in self.config.teacher_dirs)
         self.teacher_files = [files for files in found if files]
 
+    @property
+    def teacher_pages(self) -> int:
+        """Teacher pages found so far, over all sets."""
+        return sum(map(len, self.teacher_files))
+
     def _page(self) -> tuple[MapSample, bool]:
         real: list[Callable[[], MapSample]] = [self.boxes] if self.boxes else []
         if self.teacher_files:
@@ -240,7 +245,7 @@ def train(
         _set_rng_state(state["rng"], rng, synth_rngs)
         log({"event": "resumed", "checkpoint": str(checkpoint), "step": step})
     pool = SamplePool(config, synth, rng)
-    log({"event": "start", "step": step, "teacher_pages": sum(map(len, pool.teacher_files)), "config": asdict(config)})
+    log({"event": "start", "step": step, "teacher_pages": pool.teacher_pages, "config": asdict(config)})
 
     def save() -> None:
         state = {
@@ -275,7 +280,7 @@ def train(
         if step % config.log_every == 0 or finished:
             log({"step": step, "loss": round(window_loss / window_steps, 5), "lr": round(lr, 6),
                  "steps_per_s": round(window_steps / (now - window_start), 3),
-                 "elapsed_s": round(elapsed + now - started), "teacher_pages": sum(map(len, pool.teacher_files))})
+                 "elapsed_s": round(elapsed + now - started), "teacher_pages": pool.teacher_pages})
             window_start, window_loss, window_steps = now, 0.0, 0
         if now - last_save > config.checkpoint_minutes * 60 or finished:
             save()
