@@ -890,6 +890,8 @@ def train_lexicon(dictionary: str, words: str | None, out: str | None) -> None:
               help="Real page set(s) whose own word or line boxes are the targets (no teacher); with --no-cache-teacher "
                    "and no --set, the only real pages.")
 @click.option("--synthetic-fraction", type=float, default=0.5, show_default=True, help="Share of synthetic pages.")
+@click.option("--turn-fraction", type=float, default=0.1, show_default=True,
+              help="Share of training crops turned a quarter either way (vertical text).")
 @click.option("--freeze-bn", is_flag=True, help="Keep batch-norm statistics fixed (implied by --init from an ONNX file).")
 @click.option("--cache", type=click.Path(file_okay=False), default=None, help="Teacher-map cache [/work/runs/detector].")
 @click.option("--words", type=click.Path(dir_okay=False), default=None, help="Word list cache [/work/runs/cache/words.tsv].")
@@ -901,7 +903,7 @@ def train_lexicon(dictionary: str, words: str | None, out: str | None) -> None:
               help="An `ocr eval detect --json` report to record in the manifest.")
 def train_detector(steps: int, minutes: float | None, out: str | None, resume: bool, seed: int, batch: int, lr: float,
                    init: str | None, crop: int, threads: int, sets: tuple[str, ...], box_sets: tuple[str, ...],
-                   synthetic_fraction: float, freeze_bn: bool, cache: str | None, words: str | None,
+                   synthetic_fraction: float, turn_fraction: float, freeze_bn: bool, cache: str | None, words: str | None,
                    no_cache_teacher: bool, export_only: bool, no_export: bool,
                    weights_dir: str | None, metrics: str | None) -> None:
     """Distil the CRAFT teacher into Lite-CRAFT (resumable), then export ONNX fp32 + int8 with a manifest."""
@@ -921,7 +923,7 @@ def train_detector(steps: int, minutes: float | None, out: str | None, resume: b
         if not export_only:
             config = TrainConfig(steps=steps, minutes=minutes, batch=batch, lr=lr, crop=crop, seed=seed, init=init,
                                  threads=threads, box_sets=[str(resolve(s)) for s in box_sets],
-                                 synthetic_fraction=synthetic_fraction,
+                                 synthetic_fraction=synthetic_fraction, turn_fraction=turn_fraction,
                                  freeze_bn=freeze_bn or bool(init and init.endswith(".onnx")))
             run(config, run_dir, sets or (() if box_sets and no_cache_teacher else DEFAULT_SETS), Path(cache) if cache else DEFAULT_CACHE,
                 default_weights() / "craft_mlt_25k.onnx", Path(words) if words else DEFAULT_WORDS, resume,

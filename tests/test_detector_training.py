@@ -24,7 +24,7 @@ from ocr.nets.export import export_detector
 from ocr.nets.lite_craft import LiteCraft, count_parameters
 from ocr.training import detector, detector_export
 from ocr.training.detector import SamplePool, TrainConfig, detector_loss, random_crop, train
-from ocr.training.detector_data import cache_teacher_maps, load_teacher_sample
+from ocr.training.detector_data import MapSample, cache_teacher_maps, load_teacher_sample
 from ocr.training.detector_export import lineage
 from ocr.training.synth import find_fonts
 from ocr.training.synth_pages import PageRenderer, _Canvas, affinity_quad, render_targets
@@ -194,6 +194,25 @@ def test_each_teacher_set_is_drawn_as_often_as_any_other(tmp_path: Path, monkeyp
     pool = SamplePool(config, lambda: pytest.fail("no synthetic page expected"), random.Random(0))
     small = sum(page.parent.name == "small" for page, _ in pool.pages)
     assert 160 < small < 240
+
+
+def test_a_share_of_crops_is_turned_a_quarter_with_its_targets() -> None:
+    image = np.full((128, 128, 3), 128, np.uint8)
+    image[60:68, 32:96] = 255  # one light horizontal word on grey (padding is grey or black, never light)
+    region = np.zeros((64, 64), np.float32)
+    region[30:34, 16:48] = 1.0
+    page = MapSample(image, region, region.copy())
+    config = TrainConfig(pool=2, batch=60, crop=64, scale_range=(1.0, 1.0), synthetic_fraction=1.0, turn_fraction=0.5)
+    images, regions, _, _ = SamplePool(config, lambda: page, random.Random(3)).batch()
+    turned = 0
+    for tensor, target in zip(images.numpy(), regions.numpy()):
+        ink = tensor.mean(axis=0) > 1.0  # the light bar, normalized
+        ink_half = ink.reshape(32, 2, 32, 2).any(axis=(1, 3))
+        word = target > 0.5
+        assert (ink_half & word).sum() >= 0.8 * word.sum()  # the target still lies on the ink
+        rows, cols = np.nonzero(word)
+        turned += word.any() and np.ptp(rows) > np.ptp(cols)
+    assert 12 <= turned <= 45
 
 
 def test_tiny_training_run_resumes(tmp_path: Path) -> None:

@@ -8,7 +8,10 @@ import pytest
 from ocr.document import bounding_box, box_polygon
 from ocr.layout import TextLine, text_lines
 from ocr.recognition import Reading
-from ocr.recognition.lines import line_crop, split_words
+from ocr.recognition.lines import line_crop, read_lines, split_turned, split_words
+from ocr.recognition.predictor import Recognizer
+from ocr.runtime import RuntimeConfig
+from text_images import text_image
 
 
 def _reading(crop: tuple[float, float], *words: tuple[str, float, float]) -> Reading:
@@ -62,11 +65,40 @@ def test_words_without_outlines_span_their_characters() -> None:
 def test_line_crops_map_columns_to_page_abscissas() -> None:
     image = np.zeros((100, 400, 3), np.uint8)
     straight = _line((100, 40, 200, 60), (220, 40, 300, 60))
-    crop, left, right = line_crop(image, straight, 0.1)
+    crop, (left, _, right, _) = line_crop(image, straight, 0.1)
     assert (left, right) == (94, 306) and crop.shape[:2] == (24, 212)
     edge = _line((0, 0, 100, 20))
-    crop, left, right = line_crop(image, edge, 0.1)
+    crop, (left, _, right, _) = line_crop(image, edge, 0.1)
     assert left == 0 and crop.shape[1] == right - left  # clamped to the image, columns still map exactly
     tilted = text_lines([((100, 40), (300, 47), (299, 67), (99, 60)), ((310, 48), (390, 51), (389, 71), (309, 68))])
-    crop, left, right = line_crop(image, tilted[0], 0.1)
+    crop, (left, _, right, _) = line_crop(image, tilted[0], 0.1)
     assert crop.shape[1] == pytest.approx(right - left, abs=1)
+
+
+def test_a_word_running_down_the_page_is_cut_with_margins_of_its_width() -> None:
+    crop, rect = line_crop(np.zeros((200, 100, 3), np.uint8), _line((40, 20, 60, 120)), 0.1)
+    assert rect == (38, 14, 62, 126) and crop.shape[:2] == (112, 24)  # tall enough to be read turned
+
+
+def test_words_read_turned_follow_the_text_along_the_line() -> None:
+    line = _line((40, 20, 60, 120))
+    down = Reading("AB CD", 0.5, (0.9,) * 5, (0.1, 0.3, 0.5, 0.7, 0.9), turn=1)
+    first, second = (bounding_box([w.polygon]) for w in split_turned(down, line, 20, 120))
+    assert first[0] == 40 and first[2] == 60 and first[1] == 20 and first[3] <= second[1] and second[3] == 120
+    up = Reading("AB CD", 0.5, (0.9,) * 5, (0.1, 0.3, 0.5, 0.7, 0.9), turn=-1)
+    words = split_turned(up, line, 20, 120)
+    assert [w.text for w in words] == ["AB", "CD"]
+    assert bounding_box([words[0].polygon])[1] > bounding_box([words[1].polygon])[3] - 1  # AB is the lower one
+
+
+def test_a_number_printed_down_the_margin_is_read_with_its_direction() -> None:
+    page = np.full((400, 300, 3), 255, np.uint8)
+    stamp = np.rot90(np.asarray(text_image("92094746")), -1)  # turned clockwise: it reads downwards
+    top, left = 20, 200
+    page[top:top + stamp.shape[0], left:left + stamp.shape[1]] = stamp
+    ink = np.argwhere(stamp.min(axis=2) < 128)
+    (y0, x0), (y1, x1) = ink.min(axis=0) + (top, left), ink.max(axis=0) + (top + 1, left + 1)
+    recognizer = Recognizer("recognizer_medium.int8", RuntimeConfig(intra_op_threads=1))
+    (word,) = read_lines(recognizer, page, [_line((x0, y0, x1, y1))], 0.1)
+    assert word.text == "92094746"
+    assert bounding_box([word.polygon]) == pytest.approx((x0, y0, x1, y1), abs=0.25 * (x1 - x0))

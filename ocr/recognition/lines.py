@@ -37,17 +37,26 @@ class LineWord:
     char_confidences: tuple[float, ...]
 
 
-def line_crop(image: np.ndarray, line: TextLine, margin: float) -> tuple[np.ndarray, float, float]:
-    """The crop of ``line`` (``margin`` × its height above and below, :data:`LINE_PAD` × its
-    height left and right), with the frame abscissas of its left and right edges."""
+VERTICAL_RATIO = 2.0
+"""A line of one outline at least this many times taller than wide runs up or down the page (a margin
+stamp, a document number): its text height is its width."""
+
+
+def line_crop(image: np.ndarray, line: TextLine, margin: float) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The crop of ``line`` (``margin`` × its text height above and below its text, :data:`LINE_PAD` ×
+    that height before and after it), with its frame rectangle (x0, y0, x1, y1)."""
     box = line.box
-    height = box.y1 - box.y0
-    x0, x1 = box.x0 - LINE_PAD * height, box.x1 + LINE_PAD * height
-    y0, y1 = box.y0 - margin * height, box.y1 + margin * height
+    width, height = box.x1 - box.x0, box.y1 - box.y0
+    if len(line.word_boxes) == 1 and height >= VERTICAL_RATIO * width:
+        x0, x1 = box.x0 - margin * width, box.x1 + margin * width
+        y0, y1 = box.y0 - LINE_PAD * width, box.y1 + LINE_PAD * width
+    else:
+        x0, x1 = box.x0 - LINE_PAD * height, box.x1 + LINE_PAD * height
+        y0, y1 = box.y0 - margin * height, box.y1 + margin * height
     if line.straight:  # sliced, not warped: keep to whole pixels inside the image so columns map exactly
         x0, x1 = max(0, math.floor(x0)), min(image.shape[1], math.ceil(x1))
         y0, y1 = max(0, math.floor(y0)), min(image.shape[0], math.ceil(y1))
-    return crop_region(image, line.polygon(x0, y0, x1, y1)), x0, x1
+    return crop_region(image, line.polygon(x0, y0, x1, y1)), (x0, y0, x1, y1)
 
 
 def split_words(reading: Reading, line: TextLine, left: float, right: float) -> list[LineWord]:
@@ -92,15 +101,36 @@ def split_words(reading: Reading, line: TextLine, left: float, right: float) -> 
     return words
 
 
+def split_turned(reading: Reading, line: TextLine, top: float, bottom: float) -> list[LineWord]:
+    """The words of ``reading``, read turned (``reading.turn``) from the crop spanning frame ordinates
+    ``top``–``bottom`` of ``line``: each spans the line's width and its characters' stretch of its height."""
+    text = reading.text
+    positions = reading.positions
+    if len(positions) != len(text):
+        positions = tuple((i + 0.5) / len(text) for i in range(len(text)))
+    y = [top + p * (bottom - top) if reading.turn > 0 else bottom - p * (bottom - top) for p in positions]
+    half = abs(float(np.median(np.diff(y)))) / 2 if len(y) > 1 else 0.25 * (line.box.x1 - line.box.x0)
+    box = line.box
+    words = []
+    for match in re.finditer(r"\S+", text):
+        a, b = match.span()
+        y0, y1 = sorted((y[a], y[b - 1]))
+        confidences = reading.char_confidences[a:b]
+        words.append(LineWord(line.polygon(box.x0, max(box.y0, y0 - half), box.x1, min(box.y1, y1 + half)),
+                              text[a:b], word_confidence(confidences), confidences))
+    return words
+
+
 def read_lines(recognizer: Recognizer, image: np.ndarray, lines: Sequence[TextLine], margin: float) -> list[LineWord]:
-    """Every word of ``lines`` of ``image``, line by line, each line left to right."""
+    """Every word of ``lines`` of ``image``, line by line, each line left to right (or in reading order
+    when it runs up or down the page)."""
     with stage("line crops", len(lines)):
         crops = [line_crop(image, line, margin) for line in lines]
     with stage("recognizer", len(crops)):
-        readings = recognizer.read([crop for crop, _, _ in crops])
+        readings = recognizer.read([crop for crop, _ in crops])
     with stage("words from lines", len(lines)):
-        return [word for line, (_, left, right), reading in zip(lines, crops, readings)
-                for word in split_words(reading, line, left, right)]
+        return [word for line, (_, (x0, y0, x1, y1)), reading in zip(lines, crops, readings)
+                for word in (split_turned(reading, line, y0, y1) if reading.turn else split_words(reading, line, x0, x1))]
 
 
 def confirm_characters(recognizer: Recognizer, image: np.ndarray, polygons: Sequence[Polygon], margin: float,

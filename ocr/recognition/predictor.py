@@ -62,8 +62,11 @@ class Reading:
     confidence: float
     char_confidences: tuple[float, ...]
     positions: tuple[float, ...] = ()
-    """Each character's centre as a fraction of the crop's width, where a CTC model read it
-    (empty for attention models: their decoder does not say)."""
+    """Each character's centre as a fraction of the crop's width (of its height when ``turn``), where a
+    CTC model read it (empty for attention models: their decoder does not say)."""
+    turn: int = 0
+    """0 when read upright; 1 when the text runs down the crop, -1 when it runs up (the crop was read
+    turned a quarter counter-clockwise or clockwise)."""
 
 
 def word_confidence(char_confidences: Sequence[float]) -> float:
@@ -305,9 +308,9 @@ class Recognizer:
         tall = [i for i, g in enumerate(grays) if g.size and g.shape[0] > UPRIGHT_RATIO * g.shape[1]]
         readings = self._read_gray(grays + [np.ascontiguousarray(np.rot90(grays[i], k)) for i in tall for k in (1, -1)])
         for n, i in enumerate(tall):
-            turned = max(readings[len(grays) + 2 * n : len(grays) + 2 * n + 2], key=lambda r: r.confidence)
-            if len(turned.text) >= 2 and turned.confidence > readings[i].confidence:
-                readings[i] = replace(turned, positions=())
+            turned = max(zip(readings[len(grays) + 2 * n : len(grays) + 2 * n + 2], (1, -1)), key=lambda r: r[0].confidence)
+            if len(turned[0].text) >= 2 and turned[0].confidence > readings[i].confidence:
+                readings[i] = replace(turned[0], turn=turned[1])
         return readings[: len(grays)]
 
     def _read_gray(self, grays: Sequence[np.ndarray]) -> list[Reading]:

@@ -51,6 +51,9 @@ class TrainConfig:
     box_sets: list[str] = field(default_factory=list)
     """Real page sets whose word or line boxes are the targets (see :mod:`.detector_boxes`)."""
     synthetic_fraction: float = 0.5
+    turn_fraction: float = 0.1
+    """Share of crops turned a quarter either way, so that vertical text (margin stamps, document
+    numbers) is seen as often as the teacher finds it."""
     pool: int = 48
     refresh: int = 1
     scale_range: tuple[float, float] = (0.6, 1.5)
@@ -103,6 +106,13 @@ def random_crop(sample: MapSample, size: int, rng: random.Random, scale_range: t
     mask = None if sample.mask is None else cv2.warpAffine(
         sample.mask, map_matrix, (size // 2, size // 2), flags=cv2.INTER_NEAREST, borderValue=1)
     return MapSample(image, maps[0], maps[1], mask)
+
+
+def quarter_turn(sample: MapSample, k: int) -> MapSample:
+    """``sample`` turned ``k`` quarters counter-clockwise; the teacher's maps turn with the image."""
+    image, region, affinity = (np.ascontiguousarray(np.rot90(a, k)) for a in (sample.image, sample.region, sample.affinity))
+    mask = None if sample.mask is None else np.ascontiguousarray(np.rot90(sample.mask, k))
+    return MapSample(image, region, affinity, mask)
 
 
 def colour_jitter(image: np.ndarray, rng: random.Random) -> np.ndarray:
@@ -161,6 +171,8 @@ class SamplePool:
         for _ in range(self.config.batch):
             page, real = self.rng.choice(self.pages)
             crop = random_crop(page, self.config.crop, self.rng, self.config.scale_range)
+            if self.rng.random() < self.config.turn_fraction:
+                crop = quarter_turn(crop, self.rng.choice((1, 3)))
             crops.append(MapSample(colour_jitter(crop.image, self.rng) if real else crop.image, crop.region,
                                    crop.affinity, crop.mask))
         images = torch.from_numpy(normalize(np.stack([c.image for c in crops])))
