@@ -77,7 +77,8 @@ def test_reads_vertical_text_turned_either_way(exported) -> None:
     assert crops[2].shape[0] > 1.5 * crops[2].shape[1]  # a tall upright letter stays upright
     readings = Recognizer(path).read(crops)
     assert [r.text for r in readings] == ["82092117", "82092117", "1"]
-    assert readings[0].positions == ()
+    assert [r.turn for r in readings] == [-1, 1, 0]  # the first runs up the crop, the second down
+    assert len(readings[0].positions) == 8 and list(readings[0].positions) == sorted(readings[0].positions)
 
 
 def test_eval_recognize_command_on_generated_sets(exported, tmp_path) -> None:

@@ -139,6 +139,12 @@ def _walk(checkpoint: Path, meta: dict) -> tuple[list[dict], dict]:
         meta = torch.load(checkpoint, map_location="cpu", weights_only=False)
 
 
+def _set_entry(folder: str) -> dict:
+    """A training set of a run, with its licence and the pages it holds out."""
+    spec = SETS[Path(folder).name]
+    return {"set": folder, "licence": spec.licence, "held_out": f"the last {spec.holdout} by name"}
+
+
 def _exported_manifest(onnx_file: Path) -> dict:
     """The manifest beside an exported student, if it describes exactly that file (else ``{}``)."""
     manifest = onnx_file.with_name(MANIFEST_FILE)
@@ -195,10 +201,8 @@ def export_student(run_dir: Path, weights_dir: Path, threads: int = 1, metrics: 
         "lineage": runs,
         "data": {
             "teacher": "CRAFT craft_mlt_25k (authors' weights) maps at canvas 1280, mag 1.5",
-            "real_pages": run_info.get("sets", []),
-            "box_pages": [{"set": folder, "licence": SETS[Path(folder).name].licence,
-                           "held_out": f"the last {SETS[Path(folder).name].holdout} by name"}
-                          for folder in meta["config"].get("box_sets", [])],
+            "real_pages": [_set_entry(folder) for folder in run_info.get("sets", [])],
+            "box_pages": [_set_entry(folder) for folder in meta["config"].get("box_sets", [])],
             "synthetic": "ocr.training.synth_pages.PageRenderer: documents, receipts, forms, tables, UI screens, "
                          "scenes; installed fonts; exact character Gaussians",
         },
