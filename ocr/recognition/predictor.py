@@ -308,9 +308,10 @@ class Recognizer:
         tall = [i for i, g in enumerate(grays) if g.size and g.shape[0] > UPRIGHT_RATIO * g.shape[1]]
         readings = self._read_gray(grays + [np.ascontiguousarray(np.rot90(grays[i], k)) for i in tall for k in (1, -1)])
         for n, i in enumerate(tall):
-            turned = max(zip(readings[len(grays) + 2 * n : len(grays) + 2 * n + 2], (1, -1)), key=lambda r: r[0].confidence)
-            if len(turned[0].text) >= 2 and turned[0].confidence > readings[i].confidence:
-                readings[i] = replace(turned[0], turn=turned[1])
+            turned, turn = max(zip(readings[len(grays) + 2 * n : len(grays) + 2 * n + 2], (1, -1)),
+                               key=lambda pair: pair[0].confidence)
+            if len(turned.text) >= 2 and turned.confidence > readings[i].confidence:
+                readings[i] = replace(turned, turn=turn)
         return readings[: len(grays)]
 
     def _read_gray(self, grays: Sequence[np.ndarray]) -> list[Reading]:
