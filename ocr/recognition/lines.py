@@ -59,6 +59,13 @@ def line_crop(image: np.ndarray, line: TextLine, margin: float) -> tuple[np.ndar
     return crop_region(image, line.polygon(x0, y0, x1, y1)), (x0, y0, x1, y1)
 
 
+def _char_positions(reading: Reading) -> tuple[float, ...]:
+    """Where along the crop each character of ``reading`` lies (0-1); spread evenly where the model does not say."""
+    if len(reading.positions) == len(reading.text):
+        return reading.positions
+    return tuple((i + 0.5) / len(reading.text) for i in range(len(reading.text)))
+
+
 def split_words(reading: Reading, line: TextLine, left: float, right: float) -> list[LineWord]:
     """The words of ``reading`` (of the crop spanning frame abscissas ``left``–``right`` of ``line``)."""
     text = reading.text
@@ -66,10 +73,7 @@ def split_words(reading: Reading, line: TextLine, left: float, right: float) -> 
     if not tokens:
         return []
     box = line.box
-    positions = reading.positions
-    if len(positions) != len(text):  # no positions given: spread the characters evenly
-        positions = tuple((i + 0.5) / len(text) for i in range(len(text)))
-    x = [left + p * (right - left) for p in positions]
+    x = [left + p * (right - left) for p in _char_positions(reading)]
     pitch = float(np.median(np.diff(x))) if len(x) > 1 else 0.5 * (box.y1 - box.y0)
     firsts, lasts = [x[a] for a, _ in tokens], [x[b - 1] for _, b in tokens]
 
@@ -104,13 +108,9 @@ def split_words(reading: Reading, line: TextLine, left: float, right: float) -> 
 def split_turned(reading: Reading, line: TextLine, top: float, bottom: float) -> list[LineWord]:
     """The words of ``reading``, read turned (``reading.turn``) from the crop spanning frame ordinates
     ``top``–``bottom`` of ``line``: each spans the line's width and its characters' stretch of its height."""
-    text = reading.text
-    positions = reading.positions
-    if len(positions) != len(text):
-        positions = tuple((i + 0.5) / len(text) for i in range(len(text)))
-    y = [top + p * (bottom - top) if reading.turn > 0 else bottom - p * (bottom - top) for p in positions]
-    half = abs(float(np.median(np.diff(y)))) / 2 if len(y) > 1 else 0.25 * (line.box.x1 - line.box.x0)
-    box = line.box
+    text, box = reading.text, line.box
+    y = [top + p * (bottom - top) if reading.turn > 0 else bottom - p * (bottom - top) for p in _char_positions(reading)]
+    half = abs(float(np.median(np.diff(y)))) / 2 if len(y) > 1 else 0.25 * (box.x1 - box.x0)
     words = []
     for match in re.finditer(r"\S+", text):
         a, b = match.span()
