@@ -45,6 +45,7 @@ from ocr.export import EXTENSIONS, FORMATS, draw_words, render, render_file
 from ocr.io import read_bytes, read_stream
 from ocr.pipeline import STDIN, PageCallback, read_document
 from ocr.profile import profiling, stage
+from ocr.training.detector_config import TrainConfig as DetectorRun
 from .server.settings import ServiceSettings
 
 
@@ -873,24 +874,25 @@ def train_lexicon(dictionary: str, words: str | None, out: str | None) -> None:
 
 
 @train.command(name="detector")
-@click.option("--steps", type=int, default=3200, show_default=True, help="Total optimizer steps (cosine schedule length).")
+@click.option("--steps", type=int, default=DetectorRun.steps, show_default=True, help="Total optimizer steps (cosine schedule length).")
 @click.option("--minutes", type=float, default=None, help="Wall-time budget: the schedule ends at whichever comes first.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory [/work/runs/detector/student].")
 @click.option("--resume", is_flag=True, help="Continue from <out>/last.pt.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--batch", type=int, default=8, show_default=True)
-@click.option("--lr", type=float, default=2e-3, show_default=True, help="Peak learning rate.")
+@click.option("--seed", type=int, default=DetectorRun.seed, show_default=True)
+@click.option("--batch", type=int, default=DetectorRun.batch, show_default=True)
+@click.option("--lr", type=float, default=DetectorRun.lr, show_default=True, help="Peak learning rate.")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Start from the matching weights of this checkpoint or fp32 ONNX export (a fresh run only).")
-@click.option("--crop", type=int, default=384, show_default=True, help="Training crop side in pixels (multiple of 32).")
-@click.option("--threads", type=int, default=1, show_default=True, help="Torch and onnxruntime threads.")
+@click.option("--crop", type=int, default=DetectorRun.crop, show_default=True, help="Training crop side in pixels (multiple of 32).")
+@click.option("--threads", type=int, default=DetectorRun.threads, show_default=True, help="Torch and onnxruntime threads.")
 @click.option("--set", "sets", multiple=True,
               help="Real page set(s) labelled by the teacher, each drawn as often as any other [sroie_train].")
 @click.option("--boxes", "box_sets", multiple=True,
               help="Real page set(s) whose own word or line boxes are the targets (no teacher); with --no-cache-teacher "
                    "and no --set, the only real pages.")
-@click.option("--synthetic-fraction", type=float, default=0.5, show_default=True, help="Share of synthetic pages.")
-@click.option("--turn-fraction", type=float, default=0.1, show_default=True,
+@click.option("--synthetic-fraction", type=float, default=DetectorRun.synthetic_fraction, show_default=True,
+              help="Share of synthetic pages.")
+@click.option("--turn-fraction", type=float, default=DetectorRun.turn_fraction, show_default=True,
               help="Share of training crops turned a quarter either way (vertical text).")
 @click.option("--freeze-bn", is_flag=True, help="Keep batch-norm statistics fixed (implied by --init from an ONNX file).")
 @click.option("--cache", type=click.Path(file_okay=False), default=None, help="Teacher-map cache [/work/runs/detector].")
@@ -911,7 +913,6 @@ def train_detector(steps: int, minutes: float | None, out: str | None, resume: b
 
     from ocr.models import weights_dir as default_weights
     from ocr.datasets import resolve
-    from ocr.training.detector import TrainConfig
     from ocr.training.detector_job import DEFAULT_CACHE, DEFAULT_RUN, DEFAULT_SETS, run
     from ocr.training.text import DEFAULT_WORDS
 
@@ -921,7 +922,7 @@ def train_detector(steps: int, minutes: float | None, out: str | None, resume: b
     target = Path(weights_dir) if weights_dir else default_weights()
     try:
         if not export_only:
-            config = TrainConfig(steps=steps, minutes=minutes, batch=batch, lr=lr, crop=crop, seed=seed, init=init,
+            config = DetectorRun(steps=steps, minutes=minutes, batch=batch, lr=lr, crop=crop, seed=seed, init=init,
                                  threads=threads, box_sets=[str(resolve(s)) for s in box_sets],
                                  synthetic_fraction=synthetic_fraction, turn_fraction=turn_fraction,
                                  freeze_bn=freeze_bn or bool(init and init.endswith(".onnx")))

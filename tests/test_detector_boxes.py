@@ -13,7 +13,8 @@ from PIL import Image, ImageDraw
 
 from ocr.datasets import Region
 from ocr.training import detector_boxes, packs
-from ocr.training.detector import TrainConfig, detector_loss, train
+from ocr.training.detector import detector_loss, train
+from ocr.training.detector_config import TrainConfig
 from ocr.training.detector_boxes import BoxPages, box_targets, char_quads
 from test_detector_training import renderer
 

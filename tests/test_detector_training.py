@@ -23,7 +23,8 @@ from ocr.detection import OnnxScoreModel
 from ocr.nets.export import export_detector
 from ocr.nets.lite_craft import LiteCraft, count_parameters
 from ocr.training import detector, detector_export
-from ocr.training.detector import SamplePool, TrainConfig, detector_loss, random_crop, train
+from ocr.training.detector import SamplePool, detector_loss, random_crop, train
+from ocr.training.detector_config import TrainConfig
 from ocr.training.detector_data import MapSample, cache_teacher_maps, load_teacher_sample
 from ocr.training.detector_export import lineage
 from ocr.training.synth import find_fonts
