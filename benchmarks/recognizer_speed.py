@@ -1,7 +1,7 @@
 """Word crops (and text lines) read per second by recognizer models on onnxruntime.
 
 The whole predictor is timed: pre-processing, batching, the model, decoding and the second
-(inverted) reading of unsure crops, on 1,000 rendered word crops (3–12 characters, 20–40 px
+reading (inverted or stretched) of unsure crops, on 1,000 rendered word crops (3–12 characters, 20–40 px
 high) handed over in calls of 250, about a dense page. Reports wall-clock crops/s and crops
 per CPU-second (on a shared machine the latter is what an idle core would do with one
 thread). With ``--lexicon`` each model is also timed with word-list correction (the crops

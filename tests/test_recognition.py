@@ -17,13 +17,15 @@ from ocr.nets.recognizer import RecognizerConfig, build_model, export_onnx
 from ocr.recognition import Reading, Recognizer
 from ocr.recognition.crops import crop_region
 from ocr.recognition.predictor import (
-    INVERT_BELOW,
+    LIGHT_GROUND,
+    REREAD_BELOW,
     WIDTH_STEP,
     batch_tensor,
     decode_attention,
     decode_ctc,
     merge_windows,
     plan_batches,
+    second_look,
     split_windows,
     word_confidence,
 )
@@ -209,36 +211,40 @@ def test_attention_model_reads_long_crops_in_windows(tiny_models: dict[str, str]
         return run(batch)
 
     monkeypatch.setattr(recognizer.session, "run", spy)
-    monkeypatch.setattr("ocr.recognition.predictor.INVERT_BELOW", 0.0)  # one reading, not a second inverted one
+    monkeypatch.setattr("ocr.recognition.predictor.REREAD_BELOW", 0.0)  # one reading, not a second inverted one
     recognizer.read([np.full((32, 1000), 128, np.uint8)])
     assert len(widths) == len(split_windows(1000, 96, 64)) > 10
     assert max(widths) <= 96
 
 
-def test_unsure_crops_are_read_again_inverted(tiny_models: dict[str, str], monkeypatch) -> None:
-    """Light text on a dark ground: the inverted reading replaces an unsure one only when more
-    confident, and is then only as sure as the other is wrong; sure readings, and long lines of
-    sure characters, are not read again."""
+def test_unsure_crops_are_read_a_second_time(tiny_models: dict[str, str], monkeypatch) -> None:
+    """Unsure crops are read again, inverted (light text on a dark ground) or stretched along their text (on
+    a light ground); the second reading replaces the first only when more confident, and is then only as
+    sure as the other is wrong; sure readings, and long lines of sure characters, are not read again."""
     line = "a long line of characters each read at 0.97"
-    readings = {  # gray level of a uniform crop -> what the model reads there
-        40: Reading("Exlt", 0.3, (0.9, 0.5, 0.8, 0.83)), 215: Reading("Exit", 0.95, (0.99, 0.98, 0.99, 0.99)),
-        200: Reading("Total", 0.99, (0.998,) * 5), 55: Reading(line, 0.97 ** len(line), (0.97,) * len(line)),
-        60: Reading("rn", 0.5, (0.7, 0.7)), 195: Reading("m", 0.2, (0.2,)),
+    light = LIGHT_GROUND + 20
+    readings = {  # (gray level, width) of a uniform crop -> what the model reads there
+        (40, 60): Reading("Exlt", 0.3, (0.9, 0.5, 0.8, 0.83)), (215, 60): Reading("Exit", 0.95, (0.99, 0.98, 0.99, 0.99)),
+        (200, 60): Reading("Total", 0.99, (0.998,) * 5), (55, 60): Reading(line, 0.97 ** len(line), (0.97,) * len(line)),
+        (60, 60): Reading("rn", 0.5, (0.7, 0.7)), (195, 60): Reading("m", 0.2, (0.2,)),
+        (light, 60): Reading("rnorning", 0.4, (0.4,) + (0.9,) * 7), (light, 72): Reading("morning", 0.8, (0.97,) * 7),
     }
-    seen: list[list[int]] = []
+    seen: list[list[tuple[int, int]]] = []
 
     def read_turned(grays):
-        seen.append([int(g.mean()) for g in grays])
-        return [readings[level] for level in seen[-1]]
+        seen.append([(int(g.mean()), g.shape[1]) for g in grays])
+        return [readings[key] for key in seen[-1]]
 
     recognizer = Recognizer(tiny_models["None-Mobile-None-CTC"])
     monkeypatch.setattr(recognizer, "_read_turned", read_turned)
-    crops = [np.full((20, 60), level, np.uint8) for level in (40, 200, 55, 60)]
+    crops = [np.full((20, 60), level, np.uint8) for level in (40, 200, 55, 60, light)]
     got = recognizer.read(crops)
-    assert [r.text for r in got] == ["Exit", "Total", line, "rn"]
+    assert [r.text for r in got] == ["Exit", "Total", line, "rn", "morning"]
     assert got[0].confidence == pytest.approx(0.95 * (1 - 0.3))  # right only if the upright reading is wrong
-    assert seen == [[40, 200, 55, 60], [215, 195]]
-    assert readings[55].confidence < 0.3 < INVERT_BELOW  # the line is not judged by its product
+    assert got[4].confidence == pytest.approx(0.8 * (1 - 0.4))
+    assert seen == [[(40, 60), (200, 60), (55, 60), (60, 60), (light, 60)], [(215, 60), (195, 60), (light, 72)]]
+    assert readings[(55, 60)].confidence < 0.3 < REREAD_BELOW  # the line is not judged by its product
+    assert second_look(np.full((60, 20), light, np.uint8)).shape == (72, 20)  # tall: stretched along its height
 
 
 def test_spaces_at_a_crops_edges_are_dropped(tiny_models: dict[str, str], monkeypatch) -> None:
@@ -258,7 +264,7 @@ def test_spaces_at_a_crops_edges_are_dropped(tiny_models: dict[str, str], monkey
 @pytest.mark.parametrize("name", ["None-Mobile-None-CTC", "None-Mobile-None-Attn"])
 def test_a_temperature_sharpens_confidences_but_never_changes_a_reading(tiny_models: dict[str, str], name: str,
                                                                        monkeypatch) -> None:
-    monkeypatch.setattr("ocr.recognition.predictor.INVERT_BELOW", 0.0)  # one reading per crop, at either temperature
+    monkeypatch.setattr("ocr.recognition.predictor.REREAD_BELOW", 0.0)  # one reading per crop, at either temperature
     recognizer = Recognizer(tiny_models[name])
     crops = _noise_crops(8, seed=3)
     plain = recognizer.read(crops)

@@ -10,7 +10,8 @@ CTC models read a crop of any width in one pass. Attention models read at most
 readings are merged where they agree, so nothing is silently truncated.
 
 Tall crops are also read turned a quarter each way (``UPRIGHT_RATIO``), and crops read
-unsure again with inverted gray levels (``INVERT_BELOW``); the more confident reading wins.
+unsure are read a second time (``REREAD_BELOW``): inverted, or stretched when on a light ground
+(``LIGHT_GROUND``); the more confident reading wins.
 """
 
 from __future__ import annotations
@@ -46,12 +47,21 @@ UPRIGHT_RATIO = 1.5
 (vertical text such as margin stamps); a turned reading of two or more characters replaces
 the upright one when it is more confident."""
 
-INVERT_BELOW = 0.9
+REREAD_BELOW = 0.9
 """Crops whose characters are read with a geometric-mean probability under this (a measure
-that does not fall with the length of a line) are read again with their gray levels
-inverted, for light text on a dark ground. The more confident reading is kept; when the two
-disagree its confidence is that it is right and the other wrong (their product: an honest
-confidence, where the larger of two would be optimistic)."""
+that does not fall with the length of a line) are read a second time: with their gray levels
+inverted (light text on a dark ground), or, on a light ground, stretched :data:`STRETCH` times
+wider. The more confident reading is kept; when the two disagree its confidence is that it is
+right and the other wrong (their product: an honest confidence, where the larger of two would
+be optimistic)."""
+
+LIGHT_GROUND = 224
+"""A crop whose median gray level is at least this is dark print on white paper: inverting it
+wins little, a second look at its characters spread wider wins more (README, Engines)."""
+
+STRETCH = 1.2
+"""How much wider an unsure crop on a light ground is read the second time (condensed and small print
+gets more of the model's steps per character)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,15 @@ def to_gray(crop: np.ndarray) -> np.ndarray:
     if crop.ndim == 2 or crop.shape[2] == 1 or crop.size == 0:
         return crop.reshape(crop.shape[:2])
     return cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY if crop.shape[2] == 3 else cv2.COLOR_RGBA2GRAY)
+
+
+def second_look(gray: np.ndarray) -> np.ndarray:
+    """The gray crop as read the second time: on a light ground stretched :data:`STRETCH` times along its
+    text (its height when tall enough to be read turned), otherwise inverted."""
+    if not gray.size or np.median(gray) < LIGHT_GROUND:
+        return 255 - gray
+    tall = gray.shape[0] > UPRIGHT_RATIO * gray.shape[1]
+    return cv2.resize(gray, None, fx=1.0 if tall else STRETCH, fy=STRETCH if tall else 1.0, interpolation=cv2.INTER_CUBIC)
 
 
 def resize_to_height(gray: np.ndarray, height: int, min_width: int) -> np.ndarray:
@@ -295,12 +314,12 @@ class Recognizer:
         """Read each crop (uint8 gray or RGB, one word or line) into text with confidences."""
         grays = [to_gray(crop) for crop in crops]
         readings = self._read_turned(grays)
-        unsure = [i for i, r in enumerate(readings) if r.confidence < INVERT_BELOW ** max(1, len(r.text))]
-        for i, inverted in zip(unsure, self._read_turned([255 - grays[i] for i in unsure])):
+        unsure = [i for i, r in enumerate(readings) if r.confidence < REREAD_BELOW ** max(1, len(r.text))]
+        for i, other in zip(unsure, self._read_turned([second_look(grays[i]) for i in unsure])):
             plain = readings[i]
-            if inverted.confidence > plain.confidence:
-                agree = inverted.text == plain.text
-                readings[i] = inverted if agree else replace(inverted, confidence=inverted.confidence * (1 - plain.confidence))
+            if other.confidence > plain.confidence:
+                agree = other.text == plain.text
+                readings[i] = other if agree else replace(other, confidence=other.confidence * (1 - plain.confidence))
         return readings
 
     def _read_turned(self, grays: Sequence[np.ndarray]) -> list[Reading]:
