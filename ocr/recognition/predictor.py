@@ -50,8 +50,8 @@ the upright one when it is more confident."""
 REREAD_BELOW = 0.9
 """Crops whose characters are read with a geometric-mean probability under this (a measure
 that does not fall with the length of a line) are read a second time: with their gray levels
-inverted (light text on a dark ground), or, on a light ground, stretched :data:`STRETCH` times
-wider. The more confident reading is kept; when the two disagree its confidence is that it is
+inverted (light text on a dark ground), or, on a light ground, stretched along their text
+(:func:`second_look`). The more confident reading is kept; when the two disagree its confidence is that it is
 right and the other wrong (their product: an honest confidence, where the larger of two would
 be optimistic)."""
 
@@ -60,8 +60,8 @@ LIGHT_GROUND = 224
 wins little, a second look at its characters spread wider wins more (README, Engines)."""
 
 STRETCH = 1.2
-"""How much wider an unsure crop on a light ground is read the second time (condensed and small print
-gets more of the model's steps per character)."""
+"""How many times longer along its text an unsure crop on a light ground is read the second time (condensed
+and small print gets more of the model's steps per character)."""
 
 
 @dataclass(frozen=True)
