@@ -114,12 +114,17 @@ def to_gray(crop: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY if crop.shape[2] == 3 else cv2.COLOR_RGBA2GRAY)
 
 
+def is_tall(gray: np.ndarray) -> bool:
+    """Whether a gray crop is tall enough (:data:`UPRIGHT_RATIO`) to hold text running up or down it."""
+    return bool(gray.size) and gray.shape[0] > UPRIGHT_RATIO * gray.shape[1]
+
+
 def second_look(gray: np.ndarray) -> np.ndarray:
     """The gray crop as read the second time: on a light ground stretched :data:`STRETCH` times along its
     text (its height when tall enough to be read turned), otherwise inverted."""
     if not gray.size or np.median(gray) < LIGHT_GROUND:
         return 255 - gray
-    tall = gray.shape[0] > UPRIGHT_RATIO * gray.shape[1]
+    tall = is_tall(gray)
     return cv2.resize(gray, None, fx=1.0 if tall else STRETCH, fy=STRETCH if tall else 1.0, interpolation=cv2.INTER_CUBIC)
 
 
@@ -324,7 +329,7 @@ class Recognizer:
 
     def _read_turned(self, grays: Sequence[np.ndarray]) -> list[Reading]:
         """Readings of upright gray crops; tall ones are also read turned either way."""
-        tall = [i for i, g in enumerate(grays) if g.size and g.shape[0] > UPRIGHT_RATIO * g.shape[1]]
+        tall = [i for i, g in enumerate(grays) if is_tall(g)]
         readings = self._read_gray(grays + [np.ascontiguousarray(np.rot90(grays[i], k)) for i in tall for k in (1, -1)])
         for n, i in enumerate(tall):
             turned, turn = max(zip(readings[len(grays) + 2 * n : len(grays) + 2 * n + 2], (1, -1)),
