@@ -13,12 +13,12 @@ from .errors import EngineError
 @dataclass(frozen=True)
 class RuntimeConfig:
     """How models run: ``intra_op_threads`` 0 lets onnxruntime choose; ``device`` is ``auto``, ``cpu`` or ``cuda``;
-    ``memory_arena`` keeps onnxruntime's CPU memory arena and memory patterns, which speed up many
-    small runs but hold on to the largest input's buffers for the session's life."""
+    ``memory_pattern`` lets onnxruntime plan one block per input shape, which speeds up runs of one
+    size but keeps a block for every size seen (a detector's pages nearly all differ)."""
 
     intra_op_threads: int = 0
     device: str = "auto"
-    memory_arena: bool = True
+    memory_pattern: bool = True
 
 
 class Session:
@@ -34,7 +34,7 @@ class Session:
         options.intra_op_num_threads = config.intra_op_threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.enable_cpu_mem_arena = options.enable_mem_pattern = config.memory_arena
+        options.enable_mem_pattern = config.memory_pattern
         available = ort.get_available_providers()
         wanted = ["CPUExecutionProvider"]
         if config.device in ("auto", "cuda") and "CUDAExecutionProvider" in available:

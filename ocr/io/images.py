@@ -13,6 +13,7 @@ import warnings
 from contextlib import contextmanager
 from typing import Iterator
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
@@ -48,7 +49,9 @@ def to_rgb(image: Image.Image) -> np.ndarray:
     if image.has_transparency_data:
         rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-    return np.array(image.convert("RGB"))
+    if image.mode in ("1", "L"):  # through 8-bit gray: PIL's own RGB copy takes 4 bytes a pixel
+        return cv2.cvtColor(np.asarray(image.convert("L")), cv2.COLOR_GRAY2RGB)
+    return np.array(image if image.mode == "RGB" else image.convert("RGB"))
 
 
 @contextmanager
