@@ -63,9 +63,10 @@ class OnnxScoreModel:
     """A :data:`ScoreModel` running an ONNX file through :class:`ocr.runtime.Session`.
 
     Without onnxruntime's memory patterns, which keep a block for every input size seen (every page has
-    its own: the 15 `tesseract_testing` pages peaked at 583 MB with them, 480 without). The arena stays:
-    without it each page's buffers are fresh memory from the system, and the page faults cost a FUNSD form
-    a fifth of the model's time (80 against 62 ms, 7 % of the page)."""
+    its own: the 15 `tesseract_testing` pages peaked at 583 MB with the arena and patterns, 480 with
+    neither). The arena stays (about 10 MB more): without it each page's buffers are fresh memory from
+    the system, and the page faults cost a FUNSD form a fifth of the model's time (80 against 62 ms, 7 %
+    of the page)."""
 
     def __init__(self, path: str | Path, runtime: RuntimeConfig = RuntimeConfig()) -> None:
         self.session = Session(path, replace(runtime, memory_pattern=False))
