@@ -52,10 +52,6 @@ class PipelineConfig:
 
     ``detector``: a key of :data:`ocr.detection.DETECTOR_MODELS`; ``recognizer``: a model
     name in the weights folder (``<name>.onnx`` + ``.json``) or an ``.onnx`` path.
-    ``text_threshold``, ``link_threshold``, ``low_text``: the detector's score thresholds (0.6, 0.4, 0.35,
-    measured on held-out training pages for both detectors; the CRAFT paper's 0.7, 0.4, 0.4 cut words
-    short; see docs/hybrid.md). ``crop_margin``: rows of margin above and below a line cut for the
-    recognizer, in line heights (0.075: receipts' close lines leak less ink into the crop; docs/hybrid.md).
     ``text_height``: the detector magnifies a page no more than brings its characters to about
     this many pixels (0: by ``canvas_size`` alone; 16: measured on held-out training pages, see
     docs/hybrid.md). ``faint_text``: isolated characters the detector scores above this but under
@@ -80,12 +76,12 @@ class PipelineConfig:
     detector: str = "student-int8"
     recognizer: str = "recognizer_medium.int8"
     lexicon: str | None = "lexicon_en"
-    text_threshold: float = 0.6
+    text_threshold: float = 0.7
     link_threshold: float = 0.4
-    low_text: float = 0.35
+    low_text: float = 0.4
     canvas_size: int = 1280
     text_height: float = 16.0
-    crop_margin: float = 0.075
+    crop_margin: float = 0.1
     faint_text: float = 0.25
     faint_confidence: float = 0.9
     fallback_threshold: float = 0.7
