@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageDraw, ImageFont
 
 from ocr.cli import main
-from ocr.bench import adapters, harness
+from ocr.bench import adapters, harness, runner
 from ocr.document import box_polygon
 from ocr.eval.detection import match_end_to_end
 from ocr.eval.metrics import bag_counts, word_edit_distance
@@ -144,6 +145,18 @@ def test_bench_scores_tesseract_and_skips_a_missing_peer(tmp_path: Path, monkeyp
     assert "![Accuracy against CPU seconds per image](out/accuracy_vs_speed.png)" in written
     assert "- **pages**: most accurate tesseract " in written and " CPU s/crop." in written
     assert f"--out {out} --readme {readme}`" in written
+
+
+def test_the_runner_decodes_gray_scans_as_pil_does_rgb(tmp_path: Path) -> None:
+    one_bit = Image.new("1", (40, 30), 1)
+    ImageDraw.Draw(one_bit).rectangle((5, 5, 20, 12), fill=0)
+    gray = Image.new("L", (40, 30), 200)
+    gray.putpixel((3, 4), 17)
+    for name, image in (("one_bit.png", one_bit), ("gray.png", gray)):
+        image.save(tmp_path / name)
+        decoded = runner._image(str(tmp_path / name))
+        assert decoded.shape == (30, 40, 3) and decoded.dtype == np.uint8
+        assert (decoded == np.asarray(image.convert("RGB"))).all()
 
 
 def test_bench_refuses_a_readme_without_markers_before_running(tmp_path: Path) -> None:
