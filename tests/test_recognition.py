@@ -211,7 +211,7 @@ def test_attention_model_reads_long_crops_in_windows(tiny_models: dict[str, str]
         return run(batch)
 
     monkeypatch.setattr(recognizer.session, "run", spy)
-    monkeypatch.setattr("ocr.recognition.predictor.REREAD_BELOW", 0.0)  # one reading, not a second inverted one
+    monkeypatch.setattr("ocr.recognition.predictor.REREAD_BELOW", 0.0)  # one reading, no second look
     recognizer.read([np.full((32, 1000), 128, np.uint8)])
     assert len(widths) == len(split_windows(1000, 96, 64)) > 10
     assert max(widths) <= 96
