@@ -873,6 +873,24 @@ def train_lexicon(dictionary: str, words: str | None, out: str | None) -> None:
     click.echo(f"{build_lexicon(dictionary, cached_words(words or DEFAULT_WORDS), target)} words -> {target}")
 
 
+@train.command(name="photos")
+@click.option("--root", type=click.Path(exists=True, file_okay=False), default="/", show_default=True,
+              help="Where the picture packages are installed or extracted (dpkg -x); see ocr.training.photos.")
+@click.option("--out", type=click.Path(file_okay=False), default="/work/runs/photos", show_default=True)
+def train_photos(root: str, out: str) -> None:
+    """Collect photographs from Debian packages into photos_train and photos_val, for `train detector --set`."""
+    from pathlib import Path
+
+    from ocr.training.photos import build_photo_sets
+
+    try:
+        train_count, val_count = build_photo_sets(Path(root), Path(out))
+    except FileNotFoundError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(3) from None
+    click.echo(f"{train_count} training and {val_count} validation photographs -> {out}")
+
+
 @train.command(name="detector")
 @click.option("--steps", type=int, default=DetectorRun.steps, show_default=True, help="Total optimizer steps (cosine schedule length).")
 @click.option("--minutes", type=float, default=None, help="Wall-time budget: the schedule ends at whichever comes first.")

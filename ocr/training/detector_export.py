@@ -19,6 +19,7 @@ from ocr.nets.lite_craft import count_parameters
 
 from .detector import load_student
 from .packs import SETS
+from .photos import licence_of
 
 FP32_FILE = "craft_lite.onnx"
 INT8_FILE = "craft_lite.int8.onnx"
@@ -140,8 +141,11 @@ def _walk(checkpoint: Path, meta: dict) -> tuple[list[dict], dict]:
 
 
 def _set_entry(folder: str) -> dict:
-    """A training set of a run, with its licence and the pages it holds out."""
-    spec = SETS[Path(folder).name]
+    """A training set of a run, with its licence and the pages it holds out (a set of our own making, such as
+    ``photos_train``, names its licence in its SOURCE.md and is held out as a set of its own)."""
+    spec = SETS.get(Path(folder).name)
+    if spec is None:
+        return {"set": folder, "licence": licence_of(Path(folder)), "held_out": "none: validation pages are a set of their own"}
     return {"set": folder, "licence": spec.licence, "held_out": f"the last {spec.holdout} by name"}
 
 
