@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ocr.detection.postprocess import find_words
-from ocr.detection.predictor import Detector, OnnxScoreModel, model_path
+from ocr.detection.predictor import DETECTOR_MODELS, Detector, OnnxScoreModel, model_paths
 from ocr.detection.preprocess import prepare
 from ocr.runtime import RuntimeConfig
 
@@ -79,7 +79,7 @@ def matmul_gflops(side: int = 1024, runs: int = 7) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["teacher", "student", "student-int8"])
+    parser.add_argument("--models", nargs="+", choices=list(DETECTOR_MODELS), default=["teacher", "student", "student-int8"])
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
@@ -87,7 +87,7 @@ def main() -> None:
     print(f"page {WIDTH}x{HEIGHT}, canvas 1280, mag 1.5, median of {args.runs} runs; load average {os.getloadavg()[0]:.1f}; "
           f"fp32 matrix multiply {matmul_gflops():.0f} GFLOP/s")
     for name in args.models:
-        path = model_path(name)
+        (path,) = model_paths(name)
         if not path.is_file():
             print(f"{name:>13}: {path} missing")
             continue

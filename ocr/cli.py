@@ -241,7 +241,8 @@ def _settings_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
                      help="Settings file (TOML or YAML: engine, lang, dpi, models, thresholds); default $OCR_CONFIG. "
                           "OCR_<SETTING> variables override it, and flags override those."),
-        click.option("--detector", default=None, help="Detector model (teacher, student, student-int8)."),
+        click.option("--detector", default=None, help="Detector: auto (the student, and its photograph-trained sibling for "
+                     "photographs), student-int8, student, photo-int8, photo or teacher  [default: auto]."),
         click.option("--recognizer", default=None, help="Recognizer model name in weights/ or an .onnx path."),
         click.option("--threads", type=click.IntRange(min=0), default=None, help="onnxruntime threads (0: automatic)."),
     ]
@@ -665,7 +666,7 @@ def eval_group() -> None:
 @eval_group.command(name="detect")
 @click.argument("sets", nargs=-1, required=True)
 @click.option("--detector", "detectors", multiple=True, default=("teacher",), show_default=True,
-              help="Detector name (teacher, student, student-int8); repeat to compare side by side.")
+              help="Detector name (auto, student-int8, student, photo-int8, photo, teacher); repeat to compare side by side.")
 @click.option("--limit", type=int, default=None, help="Only the first N pages of each set.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write every number here.")
 @click.option("--threads", type=int, default=0, show_default=True, help="onnxruntime intra-op threads (0: automatic).")
@@ -919,13 +920,15 @@ def train_photos(root: str, out: str) -> None:
 @click.option("--export-only", is_flag=True, help="Skip training: export <out>/last.pt to ONNX fp32 + int8 with a manifest.")
 @click.option("--no-export", is_flag=True, help="Train only.")
 @click.option("--weights-dir", type=click.Path(file_okay=False), default=None, help="Where to export [weights/].")
+@click.option("--name", default="craft_lite", show_default=True,
+              help="File name stem of the export (craft_lite_photo: the photograph detector).")
 @click.option("--metrics", type=click.Path(exists=True, dir_okay=False), default=None,
               help="An `ocr eval detect --json` report to record in the manifest.")
 def train_detector(steps: int, minutes: float | None, out: str | None, resume: bool, seed: int, batch: int, lr: float,
                    init: str | None, crop: int, threads: int, sets: tuple[str, ...], box_sets: tuple[str, ...],
                    synthetic_fraction: float, turn_fraction: float, freeze_bn: bool, cache: str | None, words: str | None,
                    no_cache_teacher: bool, export_only: bool, no_export: bool,
-                   weights_dir: str | None, metrics: str | None) -> None:
+                   weights_dir: str | None, name: str, metrics: str | None) -> None:
     """Distil the CRAFT teacher into Lite-CRAFT (resumable), then export ONNX fp32 + int8 with a manifest."""
     from pathlib import Path
 
@@ -950,7 +953,8 @@ def train_detector(steps: int, minutes: float | None, out: str | None, resume: b
         if not no_export:
             from ocr.training.detector_export import export_student
 
-            manifest = export_student(run_dir, target, threads=threads, metrics=Path(metrics) if metrics else None)
+            manifest = export_student(run_dir, target, threads=threads, metrics=Path(metrics) if metrics else None,
+                                      name=name)
             click.echo(f"exported {manifest.parent}; manifest {manifest}")
     except (FileNotFoundError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)

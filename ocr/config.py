@@ -50,7 +50,8 @@ ENV_PREFIX = "OCR_"
 class PipelineConfig:
     """The neural and hybrid pipelines: models, thresholds, threads, fallbacks and cloud.
 
-    ``detector``: a key of :data:`ocr.detection.DETECTOR_MODELS`; ``recognizer``: a model
+    ``detector``: one of :data:`ocr.detection.DETECTOR_NAMES` (``auto``: the student, and for photographs the
+    student trained on them too, see README "Models"); ``recognizer``: a model
     name in the weights folder (``<name>.onnx`` + ``.json``) or an ``.onnx`` path.
     ``text_height``: the detector magnifies a page no more than brings its characters to about
     this many pixels (0: by ``canvas_size`` alone; 16: measured on held-out training pages, see
@@ -74,7 +75,7 @@ class PipelineConfig:
     per-run request budget).
     """
 
-    detector: str = "student-int8"
+    detector: str = "auto"
     recognizer: str = "recognizer_medium.int8"
     lexicon: str | None = "lexicon_en"
     text_threshold: float = 0.7

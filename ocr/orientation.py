@@ -12,9 +12,9 @@ How a page is set upright (chosen by measurement, see README "Orientation, skew 
 3. **Other scripts**: when the recognizer reads next to nothing any way up (:data:`LEGIBLE`: Arabic,
    Devanagari, a nearly empty form), Tesseract's orientation and script detection decides
    (:func:`osd_rotation`, in process through tesserocr); when it cannot, the recognizer's guess stands.
-4. **Photographs** (not :func:`is_paper`) are turned only where the recognizer reads them clearly better
-   so than as given (:data:`LEGIBLE`), and deskewed only where the lines' profile is clearly sharper
-   (:data:`SKEW_GAIN`); OSD is not asked. Both guesses are coin flips on a street scene, and a photograph
+4. **Photographs** (not :func:`~ocr.detection.page_kind.is_paper`) are turned only where the recognizer
+   reads them clearly better so than as given (:data:`LEGIBLE`), and deskewed only where the lines' profile
+   is clearly sharper (:data:`SKEW_GAIN`); OSD is not asked. Both guesses are coin flips on a street scene, and a photograph
    turned or skewed by a guess reads far worse than as it was taken.
 
 :class:`Orientation` records what was found; :func:`transform` and :func:`to_input_frame`
@@ -33,6 +33,7 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 
+from .detection.page_kind import is_paper
 from .document import Block, Line, Page, Polygon, Word
 from .engines.tesseract import open_api
 from .errors import EngineError
@@ -61,14 +62,6 @@ must be at the skew found than at none for the skew to be undone. On the held-ou
 FUNSD, 24 SROIE, 10 DocBank) turned by 3° or more it is at least 1.35 (5°: 1.54); in street photographs,
 whose ink is not lines of text, it is mostly 1.0–1.2, and their guessed skews of 4–17° cost more than
 any gain."""
-
-PAPER_SHARE = 0.75
-"""Share of its pixels (every fourth row and column) within :data:`PAPER_SPREAD` gray levels of its
-commonest level above which an image is paper, not a photograph: the tesseract_testing, FUNSD and SROIE
-pages are at 0.69–0.99 (only faint receipt photos under 0.75), street photographs of ICDAR 2015 at
-0.04–0.62."""
-
-PAPER_SPREAD = 25
 
 THREADS = 1
 """onnxruntime threads of the recognizer reading the sample lines. Its batch is small, and a pool's
@@ -188,14 +181,6 @@ def _is_gray(image: np.ndarray) -> bool:
     judged on every fourth row and column: only the engines' copy of the page is affected."""
     sample = image[::4, ::4]
     return np.array_equal(sample[:, :, 0], sample[:, :, 1]) and np.array_equal(sample[:, :, 1], sample[:, :, 2])
-
-
-def is_paper(gray: np.ndarray) -> bool:
-    """Whether the gray image is a page of paper (a plain ground, :data:`PAPER_SHARE`), not a photograph."""
-    sample = gray[::4, ::4]
-    counts = np.bincount(sample.ravel(), minlength=256)
-    common = int(counts.argmax())
-    return counts[max(0, common - PAPER_SPREAD):common + PAPER_SPREAD + 1].sum() >= PAPER_SHARE * sample.size
 
 
 def _upright_mask(mask: np.ndarray, level: Orientation) -> np.ndarray:

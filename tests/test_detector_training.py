@@ -265,11 +265,30 @@ def test_export_is_redone_only_for_a_new_checkpoint_or_recipe(tmp_path: Path, mo
     monkeypatch.setattr(detector_export, "page_seconds", lambda *args, **kwargs: (0.1, 0.1))
     monkeypatch.setattr(detector_export, "calibration_pages", lambda count, seed: [renderer(seed)[0]().image])
     weights = tmp_path / "weights"
-    manifest = json.loads(detector_export.export_student(tmp_path / "run", weights).read_text())
+    manifest = json.loads(detector_export.export_student(tmp_path / "run", weights, name="craft_lite_photo").read_text())
     assert manifest["export_recipe"] == detector_export.EXPORT_RECIPE and manifest["steps"] == 1
-    exported = (weights / detector_export.INT8_FILE).stat().st_mtime_ns
-    detector_export.export_student(tmp_path / "run", weights)
-    assert (weights / detector_export.INT8_FILE).stat().st_mtime_ns == exported
+    assert sorted(p.name for p in weights.iterdir()) == sorted(detector_export.export_files("craft_lite_photo"))
+    int8 = weights / "craft_lite_photo.int8.onnx"
+    assert detector_export._exported_manifest(int8) == manifest
+    exported = int8.stat().st_mtime_ns
+    detector_export.export_student(tmp_path / "run", weights, name="craft_lite_photo")
+    assert int8.stat().st_mtime_ns == exported
     monkeypatch.setattr(detector_export, "EXPORT_RECIPE", "another recipe")
-    detector_export.export_student(tmp_path / "run", weights)
-    assert (weights / detector_export.INT8_FILE).stat().st_mtime_ns != exported
+    detector_export.export_student(tmp_path / "run", weights, name="craft_lite_photo")
+    assert int8.stat().st_mtime_ns != exported
+
+
+def test_exporting_again_does_not_repeat_the_lineage(tmp_path: Path, monkeypatch) -> None:
+    # A run that started from the exported file, once exported over it, finds its own export at its --init path.
+    monkeypatch.setattr(detector_export, "page_seconds", lambda *args, **kwargs: (0.1, 0.1))
+    monkeypatch.setattr(detector_export, "calibration_pages", lambda count, seed: [renderer(seed)[0]().image])
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    weights = tmp_path / "weights"
+    first = TrainConfig(steps=1, batch=2, crop=96, pool=3, warmup=1, log_every=1, teacher_dirs=[str(maps)])
+    for run, config in ("a", first), ("b", replace(first, init=str(weights / "craft_lite.onnx"), freeze_bn=True)):
+        train(config, tmp_path / run, *renderer(), log=lambda row: None)
+        (tmp_path / run / "run.json").write_text(json.dumps({"commands": [f"ocr train detector --out {run}"]}))
+        detector_export.export_student(tmp_path / run, weights)
+    manifest = json.loads(detector_export.export_student(tmp_path / "b", weights).read_text())
+    assert [r["commands"] for r in manifest["lineage"]] == [["ocr train detector --out a"], ["ocr train detector --out b"]]

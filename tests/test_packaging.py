@@ -13,10 +13,12 @@ from text_images import REPO
 
 from ocr import __version__
 from ocr.config import PipelineConfig
+from ocr.detection import model_paths
 from ocr.orientation import MODEL as ORIENTATION_MODEL
 
-DEFAULT_MODEL_FILES = {"craft_lite.int8.onnx", "recognizer_medium.int8.onnx", "recognizer_medium.int8.json",
-                       "lexicon_en.tsv.gz", "recognizer_fast.int8.onnx", "recognizer_fast.int8.json"}
+DEFAULT_MODEL_FILES = {"craft_lite.int8.onnx", "craft_lite_photo.int8.onnx", "recognizer_medium.int8.onnx",
+                       "recognizer_medium.int8.json", "lexicon_en.tsv.gz", "recognizer_fast.int8.onnx",
+                       "recognizer_fast.int8.json"}
 """The default engine's models, and the small recognizer the orientation stage reads lines with."""
 
 
@@ -30,9 +32,9 @@ def _build_wheel(out: Path) -> Path:
 
 def test_the_default_models_match_the_files_the_wheel_ships() -> None:
     config = PipelineConfig()
-    assert {"craft_lite.int8.onnx", f"{config.recognizer}.onnx", f"{config.recognizer}.json",
+    assert {*(path.name for path in model_paths(config.detector)), f"{config.recognizer}.onnx", f"{config.recognizer}.json",
             f"{config.lexicon}.tsv.gz", f"{ORIENTATION_MODEL}.onnx", f"{ORIENTATION_MODEL}.json"} == DEFAULT_MODEL_FILES
-    assert config.detector == "student-int8"
+    assert config.detector == "auto"
 
 
 def test_the_wheel_holds_the_default_models_and_reads_a_page_outside_the_checkout(tmp_path: Path) -> None:

@@ -85,7 +85,7 @@ def test_neural_refuses_a_language_it_cannot_read() -> None:
 
 
 def test_the_batch_settings_key_follows_the_model_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("craft_lite.int8.onnx", "recognizer_medium.int8.onnx", "recognizer_medium.int8.json",
+    for name in ("craft_lite.int8.onnx", "craft_lite_photo.int8.onnx", "recognizer_medium.int8.onnx", "recognizer_medium.int8.json",
                  "lexicon_en.tsv.gz"):
         shutil.copy(weights_dir() / name, tmp_path / name)
     monkeypatch.setenv("OCR_WEIGHTS_DIR", str(tmp_path))
@@ -107,7 +107,7 @@ def test_json_records_how_the_input_was_read_and_pdf_page_sizes(tmp_path: Path) 
     recognizer = weights_dir() / "recognizer_medium.int8.onnx"
     assert metadata["models"]["recognizer"] == {"file": recognizer.name,
                                                 "sha256": hashlib.sha256(recognizer.read_bytes()).hexdigest()}
-    assert set(metadata["models"]) == {"detector", "recognizer", "recognizer settings", "lexicon"}
+    assert set(metadata["models"]) == {"detector", "photograph detector", "recognizer", "recognizer settings", "lexicon"}
     for page in document["pages"]:
         assert page["points"] == [round(page["width"] / 2, 2), round(page["height"] / 2, 2)]  # 144 dpi: 2 px/pt
     hocr = invoke("scan", sample("two_page.pdf"), "-e", "tesseract", "--dpi", "144", "-f", "hocr").stdout

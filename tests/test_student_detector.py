@@ -1,4 +1,4 @@
-"""The shipped Lite-CRAFT student: its int8 variant reads the sample pages like the fp32 model."""
+"""The shipped Lite-CRAFT students (pages, photographs): each int8 variant reads the samples like its fp32 model."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from ocr.runtime import RuntimeConfig
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
-@pytest.fixture(scope="module")
-def detectors() -> tuple[Detector, Detector]:
+@pytest.fixture(scope="module", params=["student", "photo"])
+def detectors(request: pytest.FixtureRequest) -> tuple[Detector, Detector]:
     runtime = RuntimeConfig(intra_op_threads=1)
-    return Detector.named("student", runtime=runtime), Detector.named("student-int8", runtime=runtime)
+    return Detector.named(request.param, runtime=runtime), Detector.named(f"{request.param}-int8", runtime=runtime)
 
 
 @pytest.mark.parametrize("sample", ["noisy_scan.jpg", "receipt.png", "clean_page.png", "scoreboard.png"])

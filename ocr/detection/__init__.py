@@ -1,11 +1,12 @@
 """Word detection with CRAFT-family score maps (numpy, OpenCV and onnxruntime only; no torch)."""
 
+from .page_kind import is_photograph
 from .postprocess import MapWord, Thresholds, find_faint_characters, find_words
-from .predictor import DETECTOR_MODELS, DetectedWord, Detector, DetectorConfig, OnnxScoreModel, model_path
+from .predictor import DETECTOR_NAMES, DetectedWord, Detector, DetectorConfig, OnnxScoreModel, model_paths
 from .preprocess import Prepared, prepare
 
 __all__ = [
-    "DETECTOR_MODELS",
+    "DETECTOR_NAMES",
     "DetectedWord",
     "Detector",
     "DetectorConfig",
@@ -15,6 +16,7 @@ __all__ = [
     "Thresholds",
     "find_faint_characters",
     "find_words",
-    "model_path",
+    "is_photograph",
+    "model_paths",
     "prepare",
 ]

@@ -13,6 +13,7 @@ from ..errors import EngineError
 from ..models import weights_dir
 from ..profile import stage
 from ..runtime import RuntimeConfig, Session
+from .page_kind import is_photograph
 from .postprocess import Thresholds, find_faint_characters, find_words
 from .preprocess import Prepared, prepare
 
@@ -23,8 +24,16 @@ DETECTOR_MODELS: dict[str, str] = {
     "teacher": "craft_mlt_25k.onnx",
     "student": "craft_lite.onnx",
     "student-int8": "craft_lite.int8.onnx",
+    "photo": "craft_lite_photo.onnx",
+    "photo-int8": "craft_lite_photo.int8.onnx",
 }
 """Detector name → ONNX file in :func:`ocr.models.weights_dir`."""
+
+ROUTED_DETECTORS: dict[str, tuple[str, str]] = {"auto": ("student-int8", "photo-int8")}
+"""Detector name → the detectors it reads pages with: the first for paper and drawn images (screens), the
+second for photographs (:func:`.page_kind.is_photograph`)."""
+
+DETECTOR_NAMES: tuple[str, ...] = (*DETECTOR_MODELS, *ROUTED_DETECTORS)
 
 ScoreModel = Callable[[np.ndarray], np.ndarray]
 """1×3×H×W normalized image → 1×2×H/2×W/2 maps (region, affinity)."""
@@ -75,31 +84,37 @@ class OnnxScoreModel:
         return self.session.run(tensor)[0]
 
 
-def model_path(name: str) -> Path:
-    """The ONNX file of the detector called ``name`` (see :data:`DETECTOR_MODELS`)."""
-    if name not in DETECTOR_MODELS:
-        raise EngineError(f"unknown detector {name!r}; choose from {', '.join(DETECTOR_MODELS)}")
-    return weights_dir() / DETECTOR_MODELS[name]
+def model_paths(name: str) -> tuple[Path, ...]:
+    """The ONNX files of the detector called ``name`` (see :data:`DETECTOR_NAMES`): one, or for a routed
+    detector its page detector's and then its photograph detector's."""
+    if name not in DETECTOR_NAMES:
+        raise EngineError(f"unknown detector {name!r}; choose from {', '.join(DETECTOR_NAMES)}")
+    return tuple(weights_dir() / DETECTOR_MODELS[part] for part in ROUTED_DETECTORS.get(name, (name,)))
 
 
 class Detector:
     """Finds words on a page image (H×W×3 uint8 RGB); reusable across pages."""
 
-    def __init__(self, model: ScoreModel, config: DetectorConfig = DetectorConfig()) -> None:
+    def __init__(self, model: ScoreModel, config: DetectorConfig = DetectorConfig(),
+                 photo_model: ScoreModel | None = None) -> None:
         self.model = model
         self.config = config
+        self.photo_model = photo_model
+        """Reads photographs (:func:`.page_kind.is_photograph`) instead of ``model``, when given."""
 
     @classmethod
     def named(cls, name: str, config: DetectorConfig = DetectorConfig(), runtime: RuntimeConfig = RuntimeConfig()) -> Detector:
-        """The detector ``name`` (a key of :data:`DETECTOR_MODELS`) on onnxruntime."""
-        return cls(OnnxScoreModel(model_path(name), runtime), config)
+        """The detector ``name`` (one of :data:`DETECTOR_NAMES`) on onnxruntime."""
+        models = [OnnxScoreModel(path, runtime) for path in model_paths(name)]
+        return cls(models[0], config, *models[1:])
 
     def score_maps(self, image: np.ndarray) -> tuple[np.ndarray, Prepared]:
         """The 2×h×w maps (region, affinity) of ``image``, and its prepared input (which maps points back)."""
         with stage("detector: pre-process"):
+            model = self.photo_model if self.photo_model is not None and is_photograph(image) else self.model
             prepared = prepare(image, self.config.canvas_size, self.config.mag_ratio, self.config.text_height)
         with stage("detector: model"):
-            return self.model(prepared.tensor)[0], prepared
+            return model(prepared.tensor)[0], prepared
 
     def detect(self, image: np.ndarray) -> list[DetectedWord]:
         """The words of ``image``, in the order the components were found (use ocr.layout for reading order),

@@ -34,16 +34,16 @@ logger = logging.getLogger(__name__)
 
 def _model_problem(config: PipelineConfig) -> str | None:
     """Why the configured models cannot be loaded (``None`` when their files exist)."""
-    from ..detection import model_path
+    from ..detection import model_paths
     from ..recognition.lexicon import lexicon_path
     from ..recognition.predictor import resolve_model
 
     try:
-        detector = model_path(config.detector)
+        detectors = model_paths(config.detector)
     except EngineError as exc:
         return str(exc)
     recognizer = resolve_model(config.recognizer)
-    for path in (detector, recognizer, recognizer.with_suffix(".json")):
+    for path in (*detectors, recognizer, recognizer.with_suffix(".json")):
         if not path.is_file():
             return f"model file not found: {path} (run `ocr models`)"
     if config.lexicon and not lexicon_path(config.lexicon).is_file():
@@ -53,13 +53,14 @@ def _model_problem(config: PipelineConfig) -> str | None:
 
 def _model_files(config: PipelineConfig) -> dict[str, Path]:
     """The detector, recognizer (and its settings) and word list of ``config``."""
-    from ..detection import model_path
+    from ..detection import model_paths
     from ..recognition.lexicon import lexicon_path
     from ..recognition.predictor import resolve_model
 
     recognizer = resolve_model(config.recognizer)
-    files = {"detector": model_path(config.detector), "recognizer": recognizer,
-             "recognizer settings": recognizer.with_suffix(".json")}
+    detectors = model_paths(config.detector)
+    files = {"detector": detectors[0], **({"photograph detector": detectors[1]} if len(detectors) > 1 else {}),
+             "recognizer": recognizer, "recognizer settings": recognizer.with_suffix(".json")}
     if config.lexicon:
         files["lexicon"] = lexicon_path(config.lexicon)
     return files

@@ -21,9 +21,9 @@ from .detector import load_student
 from .packs import SETS
 from .photos import licence_of
 
-FP32_FILE = "craft_lite.onnx"
-INT8_FILE = "craft_lite.int8.onnx"
-MANIFEST_FILE = "craft_lite.manifest.json"
+STUDENT = "craft_lite"
+"""File name stem of the student's export; the photograph detector is exported beside it as ``craft_lite_photo``
+(see :data:`ocr.detection.predictor.DETECTOR_MODELS`)."""
 EXPORT_RECIPE = "batch norms folded; int8: static QDQ, per-channel 7-bit weights, uint8 activations, 8 rendered pages"
 """How the files are made; a manifest with another recipe is exported again."""
 BENCH_PAGE = (1400, 1000)
@@ -102,6 +102,11 @@ def quantize_int8(fp32: Path, int8: Path, pages: list[np.ndarray]) -> None:
         optimized.unlink(missing_ok=True)
 
 
+def export_files(name: str) -> tuple[str, str, str]:
+    """The fp32 ONNX, int8 ONNX and manifest file names of an export called ``name``."""
+    return f"{name}.onnx", f"{name}.int8.onnx", f"{name}.manifest.json"
+
+
 def _file_entry(path: Path) -> dict:
     return {"file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size}
 
@@ -133,11 +138,17 @@ def _walk(checkpoint: Path, meta: dict) -> tuple[list[dict], dict]:
         init = meta["config"].get("init")
         if init and init.endswith(".onnx"):
             origin = _exported_manifest(Path(init))
-            return origin.get("lineage", []) + runs[::-1], origin
+            return _before(origin.get("lineage", []), runs[-1]) + runs[::-1], origin
         if not init or not Path(init).is_file():
             return runs[::-1], {}
         checkpoint = Path(init)
         meta = torch.load(checkpoint, map_location="cpu", weights_only=False)
+
+
+def _before(earlier: list[dict], first: dict) -> list[dict]:
+    """The runs of ``earlier`` before ``first``: the file a run started from may since have been overwritten by
+    an export of that run or of a later one, whose lineage already holds it."""
+    return earlier[:earlier.index(first)] if first in earlier else earlier
 
 
 def _set_entry(folder: str) -> dict:
@@ -151,7 +162,7 @@ def _set_entry(folder: str) -> dict:
 
 def _exported_manifest(onnx_file: Path) -> dict:
     """The manifest beside an exported student, if it describes exactly that file (else ``{}``)."""
-    manifest = onnx_file.with_name(MANIFEST_FILE)
+    manifest = onnx_file.with_name(export_files(onnx_file.name.removesuffix(".onnx").removesuffix(".int8"))[2])
     if not (onnx_file.is_file() and manifest.is_file()):
         return {}
     previous = json.loads(manifest.read_text())
@@ -159,8 +170,10 @@ def _exported_manifest(onnx_file: Path) -> dict:
     return previous if any(f.get("sha256") == digest for f in previous.get("files", {}).values()) else {}
 
 
-def export_student(run_dir: Path, weights_dir: Path, threads: int = 1, metrics: Path | None = None) -> Path:
-    """Export ``run_dir/last.pt`` to fp32 and int8 ONNX in ``weights_dir``; write and return the manifest.
+def export_student(run_dir: Path, weights_dir: Path, threads: int = 1, metrics: Path | None = None,
+                   name: str = STUDENT) -> Path:
+    """Export ``run_dir/last.pt`` to fp32 and int8 ONNX in ``weights_dir`` as ``name`` (see :func:`export_files`);
+    write and return the manifest.
 
     Files already exported from the same checkpoint are kept (only the manifest is rewritten).
     ``metrics`` is an ``ocr eval detect --json`` report to record in the manifest; without it the
@@ -171,8 +184,7 @@ def export_student(run_dir: Path, weights_dir: Path, threads: int = 1, metrics: 
         raise FileNotFoundError(f"no checkpoint {checkpoint} (train first)")
     model, meta = load_student(checkpoint)
     weights_dir.mkdir(parents=True, exist_ok=True)
-    fp32, int8 = weights_dir / FP32_FILE, weights_dir / INT8_FILE
-    manifest_path = weights_dir / MANIFEST_FILE
+    fp32, int8, manifest_path = (weights_dir / file for file in export_files(name))
     previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     checkpoint_sha = sha256(checkpoint)
     seed = meta["config"]["seed"]
