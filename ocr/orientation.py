@@ -13,9 +13,9 @@ How a page is set upright (chosen by measurement, see README "Orientation, skew 
    Devanagari, a nearly empty form), Tesseract's orientation and script detection decides
    (:func:`osd_rotation`, in process through tesserocr); when it cannot, the recognizer's guess stands.
 4. **Photographs** (not :func:`~ocr.detection.page_kind.is_paper`) are turned only where the recognizer
-   reads them clearly better so than as given (:data:`LEGIBLE`), and deskewed only where the lines' profile
-   is clearly sharper (:data:`SKEW_GAIN`); OSD is not asked. Both guesses are coin flips on a street scene, and a photograph
-   turned or skewed by a guess reads far worse than as it was taken.
+   reads them clearly better so than as given (:data:`LEGIBLE`), and deskewed only where the lines'
+   profile is clearly sharper (:data:`SKEW_GAIN`); OSD is not asked. Both guesses are coin flips on a
+   street scene, and a photograph turned or skewed by a guess reads far worse than as it was taken.
 
 :class:`Orientation` records what was found; :func:`transform` and :func:`to_input_frame`
 move word outlines from the upright page back to the input image as given, in one place.
