@@ -29,7 +29,6 @@ Line and block outlines are rectangles in the deskewed frame, rotated back onto 
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -91,9 +90,7 @@ def estimate_skew(polygons: Sequence[Polygon]) -> float:
     """
     if not polygons:
         return 0.0
-    counts = np.array([len(p) for p in polygons])
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    points = np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polygons])
+    points, starts, counts = _flat(polygons)
     centred = points - np.repeat(np.add.reduceat(points, starts) / counts[:, None], counts, axis=0)
     sxx, syy, sxy = (np.add.reduceat(v, starts) for v in (centred[:, 0] ** 2, centred[:, 1] ** 2,
                                                               centred[:, 0] * centred[:, 1]))
@@ -106,13 +103,23 @@ def estimate_skew(polygons: Sequence[Polygon]) -> float:
     return _weighted_median(angles[votes].tolist(), np.sqrt(major[votes]).tolist())
 
 
+def _flat(polygons: Sequence[Polygon]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The points of all ``polygons`` as one float array (N×2), where each polygon's points start in it and
+    how many it has (for ``np.ufunc.reduceat``)."""
+    counts = np.array([len(p) for p in polygons])
+    points = np.array([point for polygon in polygons for point in polygon], dtype=np.float64).reshape(-1, 2)
+    return points, np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp), counts
+
+
 def _line_skew(polygons: Sequence[Polygon], lines: Sequence[Sequence[int]], fallback: float) -> float:
     """Weighted median angle of the straight lines through the word centres of each line of 3+ words."""
     angles, weights = [], []
+    points, starts, counts = _flat(polygons)
+    every = np.add.reduceat(points, starts) / counts[:, None]
     for members in lines:
         if len(members) < 3:
             continue
-        centres = np.array([np.mean(polygons[i], axis=0) for i in members])
+        centres = every[members]
         span = float(np.ptp(centres[:, 0]))
         if span <= 0:
             continue
@@ -139,11 +146,14 @@ class _Frame:
         radians = math.radians(degrees)
         self.cos, self.sin = math.cos(radians), math.sin(radians)
 
-    def box(self, polygon: Polygon) -> _Box:
-        points = np.asarray(polygon, dtype=np.float64)
+    def boxes(self, polygons: Sequence[Polygon]) -> list[_Box]:
+        """The box of each polygon in the frame."""
+        points, starts, _ = _flat(polygons)
         x = points[:, 0] * self.cos + points[:, 1] * self.sin
         y = -points[:, 0] * self.sin + points[:, 1] * self.cos
-        return _Box(float(x.min()), float(y.min()), float(x.max()), float(y.max()))
+        corners = zip(*(ufunc.reduceat(v, starts).tolist() for ufunc, v in
+                        ((np.minimum, x), (np.minimum, y), (np.maximum, x), (np.maximum, y))))
+        return [_Box(*corner) for corner in corners]
 
     @property
     def straight(self) -> bool:
@@ -183,7 +193,7 @@ def _gutter(words: np.ndarray, left: np.ndarray, right: np.ndarray, config: Layo
 def _group_lines(boxes: Sequence[_Box], config: LayoutConfig) -> list[list[int]]:
     """Indices of words chained into lines, each left to right; no line crosses a column gutter."""
     lines: list[list[int]] = []
-    every = np.array([(b.x0, b.y0, b.x1, b.y1) for b in boxes]).reshape(-1, 4)
+    every = _array(boxes)
     ends = np.empty((len(boxes), 4))  # x0, y0, x1, y1 of the last word of each line
     for index in sorted(range(len(boxes)), key=lambda i: (boxes[i].x0, boxes[i].y0)):
         word = boxes[index]
@@ -206,25 +216,24 @@ def _group_lines(boxes: Sequence[_Box], config: LayoutConfig) -> list[list[int]]
 
 def _group_blocks(lines: Sequence[_Box], config: LayoutConfig) -> list[list[int]]:
     """Indices of lines chained into blocks, each top to bottom."""
+    x0, y0, x1, y1 = _array(lines).T
+    height = y1 - y0
 
     def below(i: int) -> list[int]:
         """The nearest row of lines under ``i`` that overlap it horizontally."""
-        a = lines[i]
-        candidates = [
-            j
-            for j, b in enumerate(lines)
-            if j != i and b.y0 >= a.y0 + 0.5 * a.height and min(a.x1, b.x1) > max(a.x0, b.x0)
-        ]
-        if not candidates:
+        under = (y0 >= y0[i] + 0.5 * height[i]) & (np.minimum(x1[i], x1) > np.maximum(x0[i], x0))
+        under[i] = False
+        candidates = np.flatnonzero(under)
+        if not len(candidates):
             return []
-        nearest = min(lines[j].y0 for j in candidates)
-        row_end = nearest + 0.5 * min(lines[j].height for j in candidates)
-        return [j for j in candidates if lines[j].y0 <= row_end]
-
-    def above(j: int) -> list[int]:
-        return [i for i in range(len(lines)) if i != j and j in below_of[i]]
+        row_end = y0[candidates].min() + 0.5 * height[candidates].min()
+        return candidates[y0[candidates] <= row_end].tolist()
 
     below_of = [below(i) for i in range(len(lines))]
+    above_of: list[list[int]] = [[] for _ in lines]
+    for i, candidates in enumerate(below_of):
+        for j in candidates:
+            above_of[j].append(i)
     next_of: dict[int, int] = {}
     for i, candidates in enumerate(below_of):
         if len(candidates) != 1:
@@ -234,7 +243,7 @@ def _group_blocks(lines: Sequence[_Box], config: LayoutConfig) -> list[list[int]
         small, large = sorted((a.height, b.height))
         if b.y0 - a.y1 > config.line_gap * large or large > config.height_ratio * max(small, 1e-6):
             continue
-        if above(j) == [i]:
+        if above_of[j] == [i]:
             next_of[i] = j
     starts = sorted(set(range(len(lines))) - set(next_of.values()), key=lambda i: (lines[i].y0, lines[i].x0))
     blocks = []
@@ -250,36 +259,37 @@ def _same_row(a: _Box, b: _Box) -> bool:
     return share_row((a.x0, a.y0, a.x1, a.y1), (b.x0, b.y0, b.x1, b.y1))
 
 
-def _column_between(left: _Box, right: _Box, other: _Box) -> bool:
-    """Whether ``other`` stands between ``left`` and ``right`` over most of the rows they share
-    (a column of text between them: they are columns of a page, not one table)."""
-    top, bottom = max(left.y0, right.y0), min(left.y1, right.y1)
-    shared = min(bottom, other.y1) - max(top, other.y0)
-    return other.x0 < right.x0 and other.x1 > left.x1 and shared >= 0.5 * (bottom - top)
-
-
 def _join_tables(blocks: list[list[int]], lines: Sequence[_Box], config: LayoutConfig) -> list[list[int]]:
     """Merge side-by-side blocks whose lines pair up row by row (a receipt's items and prices,
     a form's keys and values) into one block whose lines are read row by row."""
     blocks = [list(b) for b in blocks]
+    line_array = _array(lines)
 
-    def table(a: int, b: int, boxes: list[_Box]) -> bool:
-        """Whether block ``b``, right of block ``a`` on the same rows, makes a table with it."""
-        left, right = boxes[a], boxes[b]
-        if right.x0 < left.x1 or not min(left.y1, right.y1) > max(left.y0, right.y0):
+    def table(a: int, b: int, boxes: np.ndarray) -> bool:
+        """Whether block ``b``, right of block ``a`` on the same rows (and one of them much narrower), makes a
+        table with it: no column of text stands between them over most of the rows they share, and most of the
+        narrower one's lines share a row with a line of the other."""
+        left_x1, right_x0 = boxes[a, 2], boxes[b, 0]
+        top, bottom = max(boxes[a, 1], boxes[b, 1]), min(boxes[a, 3], boxes[b, 3])
+        others = np.delete(boxes, [a, b], axis=0)
+        shared = np.minimum(bottom, others[:, 3]) - np.maximum(top, others[:, 1])
+        if ((others[:, 0] < right_x0) & (others[:, 2] > left_x1) & (shared >= 0.5 * (bottom - top))).any():
             return False
-        (narrow_box, narrow), (wide_box, wide) = sorted(((left, blocks[a]), (right, blocks[b])),
-                                                        key=lambda pair: pair[0].x1 - pair[0].x0)
-        if narrow_box.x1 - narrow_box.x0 > config.table_width_ratio * (wide_box.x1 - wide_box.x0):
-            return False
-        if any(_column_between(left, right, box) for k, box in enumerate(boxes) if k not in (a, b)):
-            return False
-        paired = sum(any(_same_row(lines[i], lines[j]) for j in wide) for i in narrow)
-        return paired >= 2 and paired >= config.table_rows * len(narrow)
+        narrow, wide = (a, b) if boxes[a, 2] - boxes[a, 0] <= boxes[b, 2] - boxes[b, 0] else (b, a)
+        n, w = line_array[blocks[narrow]], line_array[blocks[wide]]
+        overlap = np.minimum.outer(n[:, 3], w[:, 3]) - np.maximum.outer(n[:, 1], w[:, 1])
+        same_row = overlap >= 0.5 * np.minimum.outer(n[:, 3] - n[:, 1], w[:, 3] - w[:, 1])  # as share_row
+        paired = int(same_row.any(axis=1).sum())
+        return paired >= 2 and paired >= config.table_rows * len(blocks[narrow])
 
     def next_table() -> tuple[int, int] | None:
-        boxes = [_union(lines[j] for j in block) for block in blocks]
-        return next((pair for pair in itertools.permutations(range(len(blocks)), 2) if table(*pair, boxes)), None)
+        boxes = _array([_union(lines[j] for j in block) for block in blocks])
+        x0, y0, x1, y1 = boxes.T
+        width = x1 - x0
+        side_by_side = (x0[None, :] >= x1[:, None]) & (np.minimum.outer(y1, y1) > np.maximum.outer(y0, y0))
+        narrow_enough = np.minimum.outer(width, width) <= config.table_width_ratio * np.maximum.outer(width, width)
+        pairs = np.argwhere(side_by_side & narrow_enough)  # row by row: the order pairs were tried in
+        return next(((int(a), int(b)) for a, b in pairs if a != b and table(a, b, boxes)), None)
 
     while (pair := next_table()) is not None:
         a, b = pair
@@ -358,7 +368,7 @@ def _topological_order(boxes: Sequence[_Box], items: list[int]) -> list[int]:
     """Breuel's reading order, for regions XY-cut cannot split: ``a`` precedes ``b`` when they
     overlap horizontally and ``a`` is higher, or when ``a`` is wholly left of ``b`` and no block
     lying vertically between them spans both. Ties (and cycles) go to the topmost block."""
-    x0, y0, x1, y1 = np.array([(boxes[i].x0, boxes[i].y0, boxes[i].x1, boxes[i].y1) for i in items]).T
+    x0, y0, x1, y1 = _array([boxes[i] for i in items]).T
     centre = (y0 + y1) / 2
     overlap = np.minimum.outer(x1, x1) > np.maximum.outer(x0, x0)
     before = overlap & (centre[:, None] < centre[None, :])
@@ -414,13 +424,13 @@ def _frame_and_lines(polygons: Sequence[Polygon], config: LayoutConfig) -> tuple
     """The deskewed frame, the word boxes in it and the words chained into lines."""
     skew = _limited(estimate_skew(polygons), config)
     frame = _Frame(skew)
-    word_boxes = [frame.box(p) for p in polygons]
+    word_boxes = frame.boxes(polygons)
     line_members = _group_lines(word_boxes, config)
     # Short words give coarse angles; the lines they form give precise ones.
     refined = _limited(_line_skew(polygons, line_members, skew), config)
     if abs(refined - skew) > 0.05:
         frame = _Frame(refined)
-        word_boxes = [frame.box(p) for p in polygons]
+        word_boxes = frame.boxes(polygons)
         line_members = _group_lines(word_boxes, config)
     return frame, word_boxes, line_members
 
@@ -451,6 +461,11 @@ def build_blocks(words: Sequence[Word], config: LayoutConfig = LayoutConfig()) -
         )
         blocks.append(Block(lines, frame.polygon(block_boxes[b])))
     return tuple(blocks)
+
+
+def _array(boxes: Sequence[_Box]) -> np.ndarray:
+    """The boxes as rows (x0, y0, x1, y1) of a float array."""
+    return np.array([(b.x0, b.y0, b.x1, b.y1) for b in boxes], dtype=np.float64).reshape(-1, 4)
 
 
 def _union(boxes: Iterable[_Box]) -> _Box:
