@@ -79,7 +79,8 @@ def matmul_gflops(side: int = 1024, runs: int = 7) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", choices=list(DETECTOR_MODELS), default=["teacher", "student", "student-int8"])
+    parser.add_argument("--models", nargs="+", choices=list(DETECTOR_MODELS),
+                        default=["teacher", "student", "student-int8"])
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()

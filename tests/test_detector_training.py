@@ -291,4 +291,4 @@ def test_exporting_again_does_not_repeat_the_lineage(tmp_path: Path, monkeypatch
         (tmp_path / run / "run.json").write_text(json.dumps({"commands": [f"ocr train detector --out {run}"]}))
         detector_export.export_student(tmp_path / run, weights)
     manifest = json.loads(detector_export.export_student(tmp_path / "b", weights).read_text())
-    assert [r["commands"] for r in manifest["lineage"]] == [["ocr train detector --out a"], ["ocr train detector --out b"]]
+    assert [r["commands"] for r in manifest["lineage"]] == [[f"ocr train detector --out {run}"] for run in "ab"]

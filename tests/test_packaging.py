@@ -32,8 +32,9 @@ def _build_wheel(out: Path) -> Path:
 
 def test_the_default_models_match_the_files_the_wheel_ships() -> None:
     config = PipelineConfig()
-    assert {*(path.name for path in model_paths(config.detector)), f"{config.recognizer}.onnx", f"{config.recognizer}.json",
-            f"{config.lexicon}.tsv.gz", f"{ORIENTATION_MODEL}.onnx", f"{ORIENTATION_MODEL}.json"} == DEFAULT_MODEL_FILES
+    assert {*(path.name for path in model_paths(config.detector)), f"{config.recognizer}.onnx",
+            f"{config.recognizer}.json", f"{config.lexicon}.tsv.gz", f"{ORIENTATION_MODEL}.onnx",
+            f"{ORIENTATION_MODEL}.json"} == DEFAULT_MODEL_FILES
     assert config.detector == "auto"
 
 

@@ -85,8 +85,8 @@ def test_neural_refuses_a_language_it_cannot_read() -> None:
 
 
 def test_the_batch_settings_key_follows_the_model_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("craft_lite.int8.onnx", "craft_lite_photo.int8.onnx", "recognizer_medium.int8.onnx", "recognizer_medium.int8.json",
-                 "lexicon_en.tsv.gz"):
+    for name in ("craft_lite.int8.onnx", "craft_lite_photo.int8.onnx", "recognizer_medium.int8.onnx",
+                 "recognizer_medium.int8.json", "lexicon_en.tsv.gz"):
         shutil.copy(weights_dir() / name, tmp_path / name)
     monkeypatch.setenv("OCR_WEIGHTS_DIR", str(tmp_path))
     settings = BatchSettings(ScanOptions(engine="neural"))
