@@ -795,6 +795,8 @@ def train() -> None:
 @click.option("--pack", default=None, help="Real crops of every training set, from `ocr train pack` (its sets join --mix).")
 @click.option("--mix", default=None, help="Source weights over the preset's, as NAME=WEIGHT,... (0 leaves a source out).")
 @click.option("--fonts", default=None, help="Folder of fonts for synthetic text [the system's].")
+@click.option("--grounds", default=None,
+              help="Folder of photographs (`ocr train photos`) a fifth of the synthetic text is drawn on.")
 @click.option("--device", default=None, help="Torch device: cpu, cuda, cuda:1 ... [cpu].")
 @click.option("--workers", type=int, default=None, help="Data-loading processes [0: in the training process].")
 @click.option("--columns", type=int, default=None, help="Padded columns per batch (batch size × width) [the preset's].")
@@ -804,8 +806,8 @@ def train() -> None:
               help="Export the best-validation weights or the last checkpoint.")
 def train_recognizer(config_name: str | None, init: str | None, teacher: str | None, steps: int | None, lr: float | None,
                      minutes: float | None, out: str | None, resume: bool, seed: int | None, threads: int | None, lines: str | None,
-                     pack: str | None, mix: str | None, fonts: str | None, device: str | None, workers: int | None,
-                     columns: int | None, cache: str | None, export_only: bool, weights: str) -> None:
+                     pack: str | None, mix: str | None, fonts: str | None, grounds: str | None, device: str | None,
+                     workers: int | None, columns: int | None, cache: str | None, export_only: bool, weights: str) -> None:
     """Train a recognizer (resumable), then export it to ONNX fp32 and int8 with a manifest."""
     from pathlib import Path
 
@@ -815,7 +817,7 @@ def train_recognizer(config_name: str | None, init: str | None, teacher: str | N
         raise click.UsageError("give --config, or --resume with --out")
     run_dir = Path(out or f"/work/runs/recognizer_{config_name}")
     fixed = {"--config": config_name, "--init": init, "--lr": lr, "--seed": seed, "--lines": lines, "--cache": cache,
-             "--pack": pack, "--mix": mix, "--fonts": fonts, "--columns": columns}
+             "--pack": pack, "--mix": mix, "--fonts": fonts, "--grounds": grounds, "--columns": columns}
     ignored = [option for option, value in fixed.items() if resume and value is not None]
     if ignored:
         click.echo(f"warning: {', '.join(ignored)} ignored: a resumed run keeps its own", err=True)
@@ -825,7 +827,7 @@ def train_recognizer(config_name: str | None, init: str | None, teacher: str | N
                                 workers=workers)
         else:
             cfg = preset(config_name, init=init, teacher=teacher, steps=steps, lr=lr, minutes=minutes, seed=seed, threads=threads,
-                         lines=lines, cache=cache, pack=pack, fonts=fonts, device=device, workers=workers,
+                         lines=lines, cache=cache, pack=pack, fonts=fonts, grounds=grounds, device=device, workers=workers,
                          columns=columns, mix=mix_weights(config_name, mix))
         if not export_only:
             train(cfg, run_dir, resume=resume, command=command_line())

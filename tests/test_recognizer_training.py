@@ -28,7 +28,8 @@ from ocr.training.recognizer import (
     teacher_labels,
     train,
 )
-from ocr.training.synth import Renderer, find_fonts
+from ocr.training import synth
+from ocr.training.synth import Renderer, find_fonts, load_grounds
 from ocr.training.text import TextSampler
 
 WORDS = [("receipt", 9), ("total", 8), ("cash", 7), ("change", 5), ("coffee", 4), ("price", 3), ("amount", 2)]
@@ -76,6 +77,26 @@ def test_words_printed_between_neighbours_are_cut_around_the_word(fonts: list[st
     # The neighbours are sixteen letters wide: a crop that kept them would be several times wider.
     assert max(im.shape[1] for im in crowded) < 2.5 * max(im.shape[1] for im in alone)
     assert all(im.shape[0] == 32 for im in alone + crowded)
+
+
+def test_text_is_drawn_on_a_patch_of_a_photograph_when_given_some(fonts: list[str], tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    stripes = np.zeros((300, 400), np.uint8)
+    stripes[:, (np.arange(400) // 20) % 2 == 0] = 255  # a ground no paper texture makes: bands 20 columns wide
+    Image.fromarray(stripes).save(tmp_path / "stripes.png")
+    (ground,) = load_grounds(tmp_path)
+    assert ground.shape == (300, 400)
+    renderer = Renderer(fonts, 32, seed=5, grounds=[ground])
+    renderer._colours()
+    patch = renderer._photo_ground((40, 90))
+    assert patch.shape == (40, 90) and abs(float(patch.mean()) - renderer._paper) < 1
+    assert np.abs(np.diff(patch.mean(axis=0))).max() > 8  # the bands show
+    monkeypatch.setattr(synth, "PHOTO_GROUND", 1.0)
+    image = renderer("Street 42")
+    assert image.dtype == np.uint8 and image.shape[0] == 32
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError):
+        load_grounds(tmp_path / "empty")
 
 
 def test_underlines_run_below_the_baseline_and_sometimes_end_near_the_word(fonts: list[str]) -> None:

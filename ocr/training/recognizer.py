@@ -42,7 +42,8 @@ from .lines import LineCrop, cached_lines, split_by_page
 from .packs import SETS as PACK_SETS, load_pack
 from .onnx_weights import model_from_onnx
 from .schedule import progress
-from .synth import FONT_ROOTS, Renderer, find_fonts
+from .photos import licence_of
+from .synth import FONT_ROOTS, PHOTO_GROUND, Renderer, find_fonts, load_grounds
 from .text import TextSampler, cached_words
 
 SROIE_TRAIN = "/work/shared/data/train/sroie_train"
@@ -74,6 +75,8 @@ class TrainConfig:
     lines: str = SROIE_TRAIN
     pack: str | None = None
     fonts: str | None = None
+    grounds: str | None = None
+    """A folder of photographs (``ocr train photos``) that synthetic training text is partly drawn on."""
     cache: str = "/work/runs/cache"
     holdout_pages: int = 24
     val_lines: int = 300
@@ -429,9 +432,10 @@ def build_data(cfg: TrainConfig, words: list[tuple[str, int]] | None = None, fon
             exact = teacher_labels(teacher, train_crops, labels_file, progress=progress)
         sources[name] = LineSource(train_crops, rc.img_height, seed + offset, rc.charset, caseless=caseless,
                                    max_width=cfg.max_width, exact=exact)
+    grounds = load_grounds(Path(cfg.grounds)) if cfg.grounds else ()
     for offset, kind in ((2, "word"), (3, "line")):
-        sources[f"synth_{kind}"] = SynthSource(TextSampler(words, rc.charset),
-                                               Renderer(fonts, rc.img_height, max_width=cfg.max_width), kind, seed + offset,
+        renderer = Renderer(fonts, rc.img_height, max_width=cfg.max_width, grounds=grounds)
+        sources[f"synth_{kind}"] = SynthSource(TextSampler(words, rc.charset), renderer, kind, seed + offset,
                                                context=cfg.context if kind == "word" else 0.0)
     mixture = Mixture(sources, weights, seed, max_length=rc.max_length if rc.prediction == "Attn" else None)
     # Validation: each real set's held-out pages (clean crops) and a fixed synthetic set.
@@ -448,6 +452,9 @@ def build_data(cfg: TrainConfig, words: list[tuple[str, int]] | None = None, fon
     val["synth_val"] = [s for s in (val_source() for _ in range(3 * cfg.val_synth))
                         if rc.prediction == "CTC" or len(s.text) <= rc.max_length][: cfg.val_synth]
     described["synth"] = f"{len(fonts)} fonts, {len(words)} words from offline docs + SROIE train transcripts"
+    if grounds:
+        described["synth"] += (f"; {PHOTO_GROUND:.0%} of training crops drawn on {len(grounds)} photographs of {cfg.grounds} "
+                               f"({licence_of(Path(cfg.grounds))})")
     described["teacher"] = cfg.teacher or "none"
     return Data(mixture, val, described)
 

@@ -1,6 +1,7 @@
 """Synthetic text images: render a string with a random installed font, then degrade it.
 
-Degradations: paper colours, gradients and textures, light-on-dark, shadows, form rules,
+Degradations: paper colours, gradients and textures (and, when given, patches of photographs: scene text's
+cluttered grounds), light-on-dark, shadows, form rules,
 neighbouring words at the crop's edges, slight rotation and perspective, blur, noise, low
 resolution, JPEG, tight or loose crops.
 Output is a grayscale crop scaled to the recognizer's input height.
@@ -8,9 +9,11 @@ Output is a grayscale crop scaled to the recognizer's input height.
 
 from __future__ import annotations
 
+import json
 import random
 from functools import lru_cache
 from pathlib import Path
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -19,6 +22,10 @@ from PIL import Image, ImageDraw, ImageFont
 FONT_ROOTS = ("/usr/share/fonts/truetype", "/usr/share/fonts/opentype")
 _NOTO_LATIN = ("NotoSans-", "NotoSerif-", "NotoSansMono-", "NotoSansDisplay-", "NotoSerifDisplay-")
 _PROBE = "AaEeGgMmQqWw09€£é"
+PHOTO_GROUND = 0.2
+"""Share of crops drawn on a patch of a photograph, when the renderer has some (:func:`load_grounds`)."""
+GROUND_SIDE = 640
+"""Longer side, in pixels, photographs are kept at for grounds."""
 
 
 def _latin_font(path: Path) -> bool:
@@ -46,13 +53,33 @@ def find_fonts(roots: tuple[str, ...] = FONT_ROOTS) -> list[str]:
     return [str(p) for p in paths if _latin_font(p) and _has_glyphs(str(p), _PROBE)]
 
 
+def load_grounds(folder: Path) -> list[np.ndarray]:
+    """The photographs of ``folder`` (a set of ``ocr train photos``, or any folder of pictures) as gray images
+    of at most :data:`GROUND_SIDE` pixels a side, for :class:`Renderer` to draw text on."""
+    manifest = folder / "manifest.jsonl"
+    paths = ([folder / json.loads(line)["image"] for line in manifest.read_text(encoding="utf-8").splitlines()]
+             if manifest.is_file() else sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")))
+    grounds = []
+    for path in paths:
+        with Image.open(path) as opened:
+            gray = opened.convert("L")
+        gray.thumbnail((GROUND_SIDE, GROUND_SIDE))
+        grounds.append(np.asarray(gray))
+    if not grounds:
+        raise FileNotFoundError(f"no photographs in {folder}")
+    return grounds
+
+
 class Renderer:
     """Renders strings into degraded grayscale crops of height ``height``."""
 
-    def __init__(self, fonts: list[str], height: int, seed: int = 0, max_width: int | None = None) -> None:
+    def __init__(self, fonts: list[str], height: int, seed: int = 0, max_width: int | None = None,
+                 grounds: Sequence[np.ndarray] = ()) -> None:
+        """``grounds``: gray photographs; :data:`PHOTO_GROUND` of the crops are drawn on a patch of one."""
         if not fonts:
             raise ValueError("no usable fonts found")
         self.fonts = fonts
+        self.grounds = grounds
         self.height = height
         self.max_width = max_width
         self.rng = random.Random(seed)
@@ -127,6 +154,8 @@ class Renderer:
 
     def _background(self, shape: tuple[int, int]) -> np.ndarray:
         rng, h, w = self.rng, shape[0], shape[1]
+        if self.grounds and rng.random() < PHOTO_GROUND:
+            return self._photo_ground(shape)
         bg = np.full(shape, self._paper, np.float32)
         r = rng.random()
         if r < 0.3:
@@ -142,6 +171,17 @@ class Renderer:
             y = rng.randrange(h)
             bg[y : y + rng.randint(1, 2)] -= rng.uniform(40, 120)
         return bg
+
+    def _photo_ground(self, shape: tuple[int, int]) -> np.ndarray:
+        """A patch of a photograph, zoomed in up to threefold, its gray levels spread around the paper's
+        level by a random contrast (the ink stays at least as distinct as on paper on average)."""
+        rng, (h, w) = self.rng, shape
+        photo = rng.choice(self.grounds)
+        zoom = max(h / photo.shape[0], w / photo.shape[1]) * rng.uniform(1.0, 3.0)
+        ph, pw = max(1, min(photo.shape[0], round(h / zoom))), max(1, min(photo.shape[1], round(w / zoom)))
+        y, x = rng.randint(0, photo.shape[0] - ph), rng.randint(0, photo.shape[1] - pw)
+        patch = cv2.resize(photo[y : y + ph, x : x + pw], (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        return (patch - patch.mean()) / (patch.std() + 1e-3) * rng.uniform(8, 40) + self._paper
 
     def _rules(self, shape: tuple[int, int], span: tuple[float, float], rows: tuple[int, int, int], size: int
                ) -> np.ndarray:
