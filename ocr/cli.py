@@ -36,8 +36,9 @@ _LIBRARY_LOGGER.setLevel(logging.WARNING)
 logger = logging.getLogger("ocr.cli")
 
 from ocr import __version__
-from ocr.config import (DEFAULT_DPI, DEFAULT_ENGINE, DEFAULT_MAX_PIXELS, MAX_STDIN_BYTES, MODES, ROTATES, ScanOptions,
-                        load_settings)
+from ocr.config import (DEFAULT_DPI, DEFAULT_ENGINE, DEFAULT_MAX_PIXELS, MAX_STDIN_BYTES, MODES, ROTATES, PipelineConfig,
+                        ScanOptions, load_settings)
+from ocr.detection import DETECTOR_NAMES
 from ocr.document import Page
 from ocr.engines import create_engine, engine_class, engine_names, require_engine
 from ocr.errors import EXIT_INTERNAL, EXIT_OK, EngineTimeout, OcrError, OutputError
@@ -241,8 +242,8 @@ def _settings_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
                      help="Settings file (TOML or YAML: engine, lang, dpi, models, thresholds); default $OCR_CONFIG. "
                           "OCR_<SETTING> variables override it, and flags override those."),
-        click.option("--detector", default=None, help="Detector: auto (the student, and its photograph-trained sibling for "
-                     "photographs), student-int8, student, photo-int8, photo or teacher  [default: auto]."),
+        click.option("--detector", default=None, help=f"Detector: {', '.join(DETECTOR_NAMES)} (auto: the student, and "
+                     f"its photograph-trained sibling for photographs)  [default: {PipelineConfig.detector}]."),
         click.option("--recognizer", default=None, help="Recognizer model name in weights/ or an .onnx path."),
         click.option("--threads", type=click.IntRange(min=0), default=None, help="onnxruntime threads (0: automatic)."),
     ]
@@ -666,7 +667,7 @@ def eval_group() -> None:
 @eval_group.command(name="detect")
 @click.argument("sets", nargs=-1, required=True)
 @click.option("--detector", "detectors", multiple=True, default=("teacher",), show_default=True,
-              help="Detector name (auto, student-int8, student, photo-int8, photo, teacher); repeat to compare side by side.")
+              help=f"Detector name ({', '.join(DETECTOR_NAMES)}); repeat to compare side by side.")
 @click.option("--limit", type=int, default=None, help="Only the first N pages of each set.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write every number here.")
 @click.option("--threads", type=int, default=0, show_default=True, help="onnxruntime intra-op threads (0: automatic).")

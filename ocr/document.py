@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
+import numpy as np
+
 SCHEMA_ID = "ocr.document/1"
 POINTS_PER_INCH = 72
 """A PDF point is 1/72 inch."""
@@ -44,9 +46,10 @@ def bounding_box(polygons: Sequence[Polygon]) -> tuple[float, float, float, floa
     return min(xs), min(ys), max(xs), max(ys)
 
 
-def share_row(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
-    """Whether boxes (x0, y0, x1, y1) overlap vertically by half the lower one's height."""
-    return min(a[3], b[3]) - max(a[1], b[1]) >= 0.5 * min(a[3] - a[1], b[3] - b[1])
+def share_row(a: Sequence[Any], b: Sequence[Any]) -> Any:
+    """Whether boxes (x0, y0, x1, y1) overlap vertically by half the lower one's height; of arrays of
+    coordinates (``a[1]`` all the tops, ...), for every pair they broadcast to."""
+    return np.minimum(a[3], b[3]) - np.maximum(a[1], b[1]) >= 0.5 * np.minimum(a[3] - a[1], b[3] - b[1])
 
 
 def reading_frame(polygon: Polygon) -> Polygon:

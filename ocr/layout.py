@@ -276,9 +276,7 @@ def _join_tables(blocks: list[list[int]], lines: Sequence[_Box], config: LayoutC
         if ((others[:, 0] < right_x0) & (others[:, 2] > left_x1) & (shared >= 0.5 * (bottom - top))).any():
             return False
         narrow, wide = (a, b) if boxes[a, 2] - boxes[a, 0] <= boxes[b, 2] - boxes[b, 0] else (b, a)
-        n, w = line_array[blocks[narrow]], line_array[blocks[wide]]
-        overlap = np.minimum.outer(n[:, 3], w[:, 3]) - np.maximum.outer(n[:, 1], w[:, 1])
-        same_row = overlap >= 0.5 * np.minimum.outer(n[:, 3] - n[:, 1], w[:, 3] - w[:, 1])  # as share_row
+        same_row = share_row(line_array[blocks[narrow]].T[:, :, None], line_array[blocks[wide]].T[:, None, :])
         paired = int(same_row.any(axis=1).sum())
         return paired >= 2 and paired >= config.table_rows * len(blocks[narrow])
 

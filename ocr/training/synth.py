@@ -9,7 +9,6 @@ Output is a grayscale crop scaled to the recognizer's input height.
 
 from __future__ import annotations
 
-import json
 import random
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +17,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from .. import datasets
 
 FONT_ROOTS = ("/usr/share/fonts/truetype", "/usr/share/fonts/opentype")
 _NOTO_LATIN = ("NotoSans-", "NotoSerif-", "NotoSansMono-", "NotoSansDisplay-", "NotoSerifDisplay-")
@@ -56,9 +57,8 @@ def find_fonts(roots: tuple[str, ...] = FONT_ROOTS) -> list[str]:
 def load_grounds(folder: Path) -> list[np.ndarray]:
     """The photographs of ``folder`` (a set of ``ocr train photos``, or any folder of pictures) as gray images
     of at most :data:`GROUND_SIDE` pixels a side, for :class:`Renderer` to draw text on."""
-    manifest = folder / "manifest.jsonl"
-    paths = ([folder / json.loads(line)["image"] for line in manifest.read_text(encoding="utf-8").splitlines()]
-             if manifest.is_file() else sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")))
+    paths = ([sample.image for sample in datasets.iter_samples(folder)] if (folder / "manifest.jsonl").is_file()
+             else sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")))
     grounds = []
     for path in paths:
         with Image.open(path) as opened:
