@@ -805,10 +805,13 @@ def train() -> None:
 @click.option("--export-only", is_flag=True, help="Skip training: export to ONNX fp32 + int8 and write the manifest.")
 @click.option("--weights", type=click.Choice(["best", "last"]), default="best", show_default=True,
               help="Export the best-validation weights or the last checkpoint.")
+@click.option("--static-int8", is_flag=True,
+              help="The int8 export runs the convolutions in int8 too, calibrated on training crops (CTC models).")
 def train_recognizer(config_name: str | None, init: str | None, teacher: str | None, steps: int | None, lr: float | None,
                      minutes: float | None, out: str | None, resume: bool, seed: int | None, threads: int | None, lines: str | None,
                      pack: str | None, mix: str | None, fonts: str | None, grounds: str | None, device: str | None,
-                     workers: int | None, columns: int | None, cache: str | None, export_only: bool, weights: str) -> None:
+                     workers: int | None, columns: int | None, cache: str | None, export_only: bool, weights: str,
+                     static_int8: bool) -> None:
     """Train a recognizer (resumable), then export it to ONNX fp32 and int8 with a manifest."""
     from pathlib import Path
 
@@ -832,7 +835,7 @@ def train_recognizer(config_name: str | None, init: str | None, teacher: str | N
                          columns=columns, mix=mix_weights(config_name, mix))
         if not export_only:
             train(cfg, run_dir, resume=resume, command=command_line())
-        export(run_dir, which="best" if weights == "best" else "checkpoint", threads=cfg.threads)
+        export(run_dir, which="best" if weights == "best" else "checkpoint", threads=cfg.threads, static_int8=static_int8)
     except ValueError as exc:  # a bad preset value, or an --init model that does not fit the preset
         raise click.UsageError(str(exc)) from None
     except FileNotFoundError as exc:

@@ -432,10 +432,13 @@ def _framed(level: Orientation, mask: np.ndarray) -> Orientation:
     read smaller by the detector (its canvas size caps the scale)."""
     if not level.skew:
         return level
-    points = cv2.findNonZero(mask.astype(np.uint8))
-    if points is None:
+    rows = np.flatnonzero(mask.any(axis=1))
+    if not len(rows):
         return level
-    hull = cv2.convexHull(points).reshape(-1, 2).astype(np.float64)  # its extremes are the ink's, turned or not
+    # the hull of each row's first and last ink pixel is the ink's hull, from two points a row
+    first, last = mask[rows].argmax(axis=1), mask.shape[1] - 1 - mask[rows, ::-1].argmax(axis=1)
+    ends = np.column_stack([np.concatenate([first, last]), np.concatenate([rows, rows])]).astype(np.int32)
+    hull = cv2.convexHull(ends).reshape(-1, 2).astype(np.float64)  # its extremes are the ink's, turned or not
     matrix, width, height = _matrix(level, mask.shape[1], mask.shape[0])
     upright = hull @ matrix[:2, :2].T + matrix[:2, 2]
     margin = FRAME_MARGIN * max(width, height)

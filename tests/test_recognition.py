@@ -246,6 +246,10 @@ def test_unsure_crops_are_read_a_second_time(tiny_models: dict[str, str], monkey
     assert readings[(55, 60)].confidence < 0.3 < REREAD_BELOW  # the line is not judged by its product
     assert second_look(np.full((60, 20), light, np.uint8)).shape == (72, 20)  # tall: stretched along its height
 
+    seen.clear()
+    once = recognizer.read(crops, reread=False)
+    assert [r.text for r in once] == ["Exlt", "Total", line, "rn", "rnorning"] and [s for s in seen if s] == seen[:1]
+
 
 def test_spaces_at_a_crops_edges_are_dropped(tiny_models: dict[str, str], monkeypatch) -> None:
     """A reading never starts or ends with a space; the space's probability does not count

@@ -15,10 +15,13 @@ from ocr.charset import CHARSET
 from ocr.eval.temperature import TEMPERATURES
 from ocr.training.data import Sample
 from ocr.training.lines import cut_lines
+from ocr.nets.recognizer import build_model
 from ocr.training.recognizer import (
     Criterion,
+    _set_train_mode,
     build_data,
     case_groups,
+    evaluate,
     export,
     init_from,
     init_from_english_g2,
@@ -300,3 +303,12 @@ def test_a_learning_rate_must_be_positive_and_sets_the_peak(tmp_path: Path) -> N
     bad = CliRunner().invoke(main, ["train", "recognizer", "--config", "tiny", "--lr", "0", "--out", str(tmp_path)])
     assert bad.exit_code == 2 and "--lr 0.0: the learning rate must be positive" in bad.output
     assert preset("fast", lr=3e-4).lr == 3e-4 and preset("fast").lr == 1.5e-3
+
+
+def test_validation_leaves_frozen_batch_norms_frozen() -> None:
+    model = build_model(preset("tiny").recognizer)
+    _set_train_mode(model, frozen_bn=True)
+    before = {name: module.training for name, module in model.named_modules()}
+    assert not all(before.values()) and any(before.values())
+    evaluate(model, {"synth_val": [Sample(np.full((32, 48), 255, np.uint8), "a", False)]})
+    assert {name: module.training for name, module in model.named_modules()} == before

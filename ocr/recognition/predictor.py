@@ -315,11 +315,13 @@ class Recognizer:
         self.attention = self.config.prediction == "Attn"
         self.lexicon = lexicon
 
-    def read(self, crops: Sequence[np.ndarray]) -> list[Reading]:
-        """Read each crop (uint8 gray or RGB, one word or line) into text with confidences."""
+    def read(self, crops: Sequence[np.ndarray], reread: bool = True) -> list[Reading]:
+        """Read each crop (uint8 gray or RGB, one word or line) into text with confidences; unsure ones
+        twice unless ``reread`` is off (:data:`REREAD_BELOW`)."""
         grays = [to_gray(crop) for crop in crops]
         readings = self._read_turned(grays)
-        unsure = [i for i, r in enumerate(readings) if r.confidence < REREAD_BELOW ** max(1, len(r.text))]
+        unsure = ([i for i, r in enumerate(readings) if r.confidence < REREAD_BELOW ** max(1, len(r.text))]
+                  if reread else [])
         for i, other in zip(unsure, self._read_turned([second_look(grays[i]) for i in unsure])):
             plain = readings[i]
             if other.confidence > plain.confidence:

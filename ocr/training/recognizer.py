@@ -40,6 +40,7 @@ from ..recognition.config import RecognizerConfig
 from .data import BatchStream, LineSource, Mixture, Sample, Source, SynthSource, jitter_crop, resize_to_height, to_tensor
 from .lines import LineCrop, cached_lines, split_by_page
 from .packs import SETS as PACK_SETS, load_pack
+from .int8 import quantize_convolutions
 from .onnx_weights import model_from_onnx
 from .schedule import progress
 from .photos import licence_of
@@ -488,7 +489,7 @@ def _batched(widths: Sequence[int], columns: int) -> Iterator[list[int]]:
 
 def evaluate(model: TextRecognizer, val: dict[str, list[Sample]], columns: int = 8192) -> dict[str, float]:
     """Greedy-decoding CER and accuracy on each validation set (SROIE case-insensitively)."""
-    was_training = model.training
+    modes = [(module, module.training) for module in model.modules()]  # frozen batch norms stay frozen
     model.eval()
     metrics: dict[str, float] = {}
     with torch.no_grad():
@@ -502,7 +503,8 @@ def evaluate(model: TextRecognizer, val: dict[str, list[Sample]], columns: int =
             caseless = any(s.caseless for s in samples)
             for key, value in score(predictions, [s.text for s in samples], caseless).items():
                 metrics[f"{name}_{key}"] = round(value, 3)
-    model.train(was_training)
+    for module, training in modes:
+        module.train(training)
     return metrics
 
 
@@ -710,11 +712,27 @@ def _load_weights(out: Path, which: str) -> tuple[TrainConfig, TextRecognizer, d
     return cfg, model.eval(), saved
 
 
+CALIBRATION_BATCHES = 48
+"""Training batches a static int8 export calibrates its activation ranges on ..."""
+
+CALIBRATION_COLUMNS = 4096
+"""... each of about this many columns (crops × width), the size of the batches a page's lines are read in,
+whatever the batches the model was trained in: the ranges are moving averages of each batch's extremes."""
+
+
+def calibration_batches(data: Data, cfg: TrainConfig) -> list[np.ndarray]:
+    """:data:`CALIBRATION_BATCHES` batches of training crops as the model reads them, drawn with a seed of their own."""
+    data.mixture.reseed(cfg.seed + 7)
+    stream = iter(BatchStream(data.mixture, cfg.recognizer.img_height, CALIBRATION_COLUMNS, cfg.max_batch, cfg.seed + 7))
+    return [next(stream)[0].numpy() for _ in range(CALIBRATION_BATCHES)]
+
+
 def export(out: Path, which: str = "best", data: Data | None = None, threads: int = 1,
-           echo: Callable[[str], None] = print) -> dict[str, Any]:
+           echo: Callable[[str], None] = print, static_int8: bool = False) -> dict[str, Any]:
     """Export ``which``.pt (``best`` or ``checkpoint``) of the run in ``out`` to ONNX fp32 and int8, fit
     each one's confidence temperature and measure it on the validation sets with onnxruntime, and
-    write ``manifest.json``; returns the manifest."""
+    write ``manifest.json``; returns the manifest. With ``static_int8`` the int8 file also runs its
+    convolutions in int8 (:func:`.int8.quantize_convolutions`, calibrated on training crops)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from ..nets.recognizer import export_onnx
@@ -728,8 +746,10 @@ def export(out: Path, which: str = "best", data: Data | None = None, threads: in
     data.val = _frozen_val(out / "val.pkl", data.val)
     fp32 = export_onnx(model, out / f"{cfg.preset}.onnx")
     int8 = out / f"{cfg.preset}.int8.onnx"
-    # Convolutions stay fp32: onnxruntime's dynamic ConvInteger measured 3x slower than fp32 here.
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, op_types_to_quantize=list(INT8_OPS))
+    if static_int8:
+        quantize_convolutions(fp32, int8, calibration_batches(data, cfg), dynamic=INT8_OPS)
+    else:  # convolutions stay fp32: onnxruntime's dynamic ConvInteger measured 3x slower than fp32 here
+        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, op_types_to_quantize=list(INT8_OPS))
     rc.save(int8.with_suffix(".json"))
     files: dict[str, Any] = {}
     held_out = [s for samples in data.val.values() for s in samples]
