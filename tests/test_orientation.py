@@ -3,6 +3,8 @@ given back on the input image (the real recognizer on onnxruntime, the real pipe
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -210,3 +212,20 @@ def test_blob_boxes_are_the_connected_components_also_inside_a_form_s_box() -> N
     expected = sorted(map(tuple, stats[1:, :4].tolist()))
     assert sorted(zip(*(axis.tolist() for axis in orientation._blob_boxes(mask)))) == expected
     assert len(expected) == 4
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_frame_of_a_deskewed_page_holds_every_pixel_of_its_ink(seed: int) -> None:
+    """The frame comes from each row's first and last ink pixel: every ink pixel, turned upright, lies inside it."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((120, 90), bool)
+    for _ in range(int(rng.integers(1, 12))):
+        y, x = int(rng.integers(0, 115)), int(rng.integers(0, 80))
+        mask[y : y + int(rng.integers(1, 6)), x : x + int(rng.integers(1, 11))] = True
+    level = orientation._framed(Orientation(90 * int(rng.integers(0, 4)), float(rng.choice([-7.5, -2.0, 3.0, 11.0]))), mask)
+    matrix, width, height = _matrix(replace(level, frame=(0.0, 0.0, 1.0, 1.0)), mask.shape[1], mask.shape[0])
+    ys, xs = np.nonzero(mask)
+    upright = np.column_stack([xs, ys]) @ matrix[:2, :2].T + matrix[:2, 2]
+    left, top, right, bottom = level.frame
+    assert (upright[:, 0] >= left * width - 1e-6).all() and (upright[:, 0] <= right * width + 1e-6).all()
+    assert (upright[:, 1] >= top * height - 1e-6).all() and (upright[:, 1] <= bottom * height + 1e-6).all()
