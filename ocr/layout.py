@@ -88,9 +88,16 @@ def estimate_skew(polygons: Sequence[Polygon]) -> float:
     Each elongated outline votes with the direction of its principal axis, weighted by
     its length; the result is the weighted median of the near-horizontal votes.
     """
-    if not polygons:
-        return 0.0
-    points, starts, counts = _flat(polygons)
+    return _skew_of(_flat(polygons)) if polygons else 0.0
+
+
+_Flat = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Outlines as one array: every point (N×2), where each outline's points start in it, how many it has."""
+
+
+def _skew_of(flat: _Flat) -> float:
+    """:func:`estimate_skew` of outlines given as :func:`_flat` gives them."""
+    points, starts, counts = flat
     centred = points - np.repeat(np.add.reduceat(points, starts) / counts[:, None], counts, axis=0)
     sxx, syy, sxy = (np.add.reduceat(v, starts) for v in (centred[:, 0] ** 2, centred[:, 1] ** 2,
                                                               centred[:, 0] * centred[:, 1]))
@@ -103,7 +110,7 @@ def estimate_skew(polygons: Sequence[Polygon]) -> float:
     return _weighted_median(angles[votes].tolist(), np.sqrt(major[votes]).tolist())
 
 
-def _flat(polygons: Sequence[Polygon]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _flat(polygons: Sequence[Polygon]) -> _Flat:
     """The points of all ``polygons`` as one float array (N×2), where each polygon's points start in it and
     how many it has (for ``np.ufunc.reduceat``)."""
     counts = np.array([len(p) for p in polygons])
@@ -111,10 +118,11 @@ def _flat(polygons: Sequence[Polygon]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return points, np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp), counts
 
 
-def _line_skew(polygons: Sequence[Polygon], lines: Sequence[Sequence[int]], fallback: float) -> float:
-    """Weighted median angle of the straight lines through the word centres of each line of 3+ words."""
+def _line_skew(flat: _Flat, lines: Sequence[Sequence[int]], fallback: float) -> float:
+    """Weighted median angle of the straight lines through the word centres (of the outlines ``flat``) of each
+    line of 3+ words."""
     angles, weights = [], []
-    points, starts, counts = _flat(polygons)
+    points, starts, counts = flat
     every = np.add.reduceat(points, starts) / counts[:, None]
     for members in lines:
         if len(members) < 3:
@@ -146,9 +154,9 @@ class _Frame:
         radians = math.radians(degrees)
         self.cos, self.sin = math.cos(radians), math.sin(radians)
 
-    def boxes(self, polygons: Sequence[Polygon]) -> list[_Box]:
-        """The box of each polygon in the frame."""
-        points, starts, _ = _flat(polygons)
+    def boxes(self, flat: _Flat) -> list[_Box]:
+        """The box in the frame of each outline of ``flat``."""
+        points, starts, _ = flat
         x = points[:, 0] * self.cos + points[:, 1] * self.sin
         y = -points[:, 0] * self.sin + points[:, 1] * self.cos
         corners = zip(*(ufunc.reduceat(v, starts).tolist() for ufunc, v in
@@ -420,15 +428,16 @@ class TextLine:
 
 def _frame_and_lines(polygons: Sequence[Polygon], config: LayoutConfig) -> tuple[_Frame, list[_Box], list[list[int]]]:
     """The deskewed frame, the word boxes in it and the words chained into lines."""
-    skew = _limited(estimate_skew(polygons), config)
+    flat = _flat(polygons)
+    skew = _limited(_skew_of(flat), config)
     frame = _Frame(skew)
-    word_boxes = frame.boxes(polygons)
+    word_boxes = frame.boxes(flat)
     line_members = _group_lines(word_boxes, config)
     # Short words give coarse angles; the lines they form give precise ones.
-    refined = _limited(_line_skew(polygons, line_members, skew), config)
+    refined = _limited(_line_skew(flat, line_members, skew), config)
     if abs(refined - skew) > 0.05:
         frame = _Frame(refined)
-        word_boxes = frame.boxes(polygons)
+        word_boxes = frame.boxes(flat)
         line_members = _group_lines(word_boxes, config)
     return frame, word_boxes, line_members
 
