@@ -672,6 +672,7 @@ def eval_group() -> None:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write every number here.")
 @click.option("--threads", type=int, default=0, show_default=True, help="onnxruntime intra-op threads (0: automatic).")
 @click.option("--canvas-size", type=int, default=None, help="Override the detector's canvas size.")
+@click.option("--max-canvas-size", type=int, default=None, help="Override how far large pages may grow the canvas.")
 @click.option("--mag-ratio", type=float, default=None, help="Override the detector's magnification.")
 @click.option("--text-height", type=float, default=None,
               help="Magnify a page no more than brings its characters to about this height (default: off).")

@@ -55,7 +55,9 @@ class PipelineConfig:
     name in the weights folder (``<name>.onnx`` + ``.json``) or an ``.onnx`` path.
     ``text_height``: the detector magnifies a page no more than brings its characters to about
     this many pixels (0: by ``canvas_size`` alone; 16: measured on held-out training pages, see
-    docs/hybrid.md). ``faint_text``: isolated characters the detector scores above this but under
+    docs/hybrid.md). ``max_canvas_size``: pages longer than ``canvas_size`` / 0.6 (a 300 dpi scan) keep
+    0.6 of their resolution for the detector, up to this long side (0: ``canvas_size`` for every page; see
+    docs/hybrid.md, "Large pages"). ``faint_text``: isolated characters the detector scores above this but under
     ``text_threshold`` (a lone ``1``) are read alone and kept when the recognizer reads a letter or digit
     with at least ``faint_confidence`` (0: off; see docs/hybrid.md). ``fallback_threshold``: words the recognizer reads with less confidence are re-read by
     Tesseract (0.3, the words a page would otherwise leave out at ``min_confidence``: on held-out training
@@ -82,6 +84,7 @@ class PipelineConfig:
     link_threshold: float = 0.4
     low_text: float = 0.4
     canvas_size: int = 1280
+    max_canvas_size: int = 2048
     text_height: float = 16.0
     crop_margin: float = 0.1
     faint_text: float = 0.25
@@ -107,7 +110,8 @@ class PipelineConfig:
         for name in ("fallback_timeout", "cloud_timeout"):
             if getattr(self, name) <= 0:
                 raise UsageError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("threads", "cloud_retries", "cloud_max_requests", "crop_margin", "text_height"):
+        for name in ("threads", "cloud_retries", "cloud_max_requests", "crop_margin", "text_height",
+                     "max_canvas_size"):
             if getattr(self, name) < 0:
                 raise UsageError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.canvas_size < 32:

@@ -51,7 +51,15 @@ class Session:
         self.output_names = [o.name for o in self._session.get_outputs()]
         self.providers = self._session.get_providers()
 
-    def run(self, *inputs: np.ndarray) -> list[np.ndarray]:
-        """Run the model on positional inputs; returns outputs in declaration order."""
+    def run(self, *inputs: np.ndarray, release_memory: bool = False) -> list[np.ndarray]:
+        """Run the model on positional inputs; returns outputs in declaration order. With ``release_memory``
+        the memory arena gives back what this run took beyond what it held before (a large input's
+        activations would otherwise stay reserved for the life of the session)."""
+        import onnxruntime as ort
+
         feed = dict(zip(self.input_names, inputs, strict=True))
-        return self._session.run(self.output_names, feed)
+        options = None
+        if release_memory:
+            options = ort.RunOptions()
+            options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        return self._session.run(self.output_names, feed, options)

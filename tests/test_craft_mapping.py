@@ -88,6 +88,17 @@ def test_long_side_capped_by_canvas() -> None:
 
 
 @pytest.mark.parametrize(
+    ("shape", "long_side"),
+    [((1000, 762), 1280), ((2000, 1500), 1280), ((3300, 2550), 1980), ((6600, 5100), 2048)],
+    ids=["form", "medium", "300-dpi-scan", "600-dpi-scan"],
+)
+def test_large_pages_keep_part_of_their_resolution(shape: tuple[int, int], long_side: int) -> None:
+    prepared = prepare(np.zeros((*shape, 3), np.uint8), canvas_size=1280, mag_ratio=1.5, max_canvas_size=2048)
+    assert max(prepared.resized) == long_side
+    assert max(prepare(np.zeros((*shape, 3), np.uint8), canvas_size=1280, mag_ratio=1.5).resized) == 1280
+
+
+@pytest.mark.parametrize(
     "bad",
     [np.zeros((10, 10), np.uint8), np.zeros((10, 10, 4), np.uint8), np.zeros((10, 10, 3), np.float32), np.zeros((0, 5, 3), np.uint8)],
     ids=["gray", "rgba", "float", "empty"],

@@ -49,10 +49,18 @@ SURVEY_SIDE = 1024
 """Long side of the grey copy on which :func:`estimate_text_height` measures a page."""
 
 
-def target_scale(height: int, width: int, canvas_size: int, mag_ratio: float) -> float:
-    """The resize factor: magnify by ``mag_ratio``, capped so the long side is ≤ ``canvas_size``."""
+LARGE_PAGE_SHARE = 0.6
+"""A page longer than ``canvas_size / LARGE_PAGE_SHARE`` keeps this share of its resolution (up to
+``max_canvas_size``): a 300 dpi scan shrunk to 1280 pixels leaves small print 7 pixels high, and the
+detector loses one-letter words (docs/hybrid.md, "Large pages")."""
+
+
+def target_scale(height: int, width: int, canvas_size: int, mag_ratio: float, max_canvas_size: int = 0) -> float:
+    """The resize factor: magnify by ``mag_ratio``, capped so the long side is ≤ ``canvas_size``, or for a
+    large page ≤ :data:`LARGE_PAGE_SHARE` of its own long side, up to ``max_canvas_size`` (0: no growth)."""
     long_side = max(height, width)
-    return min(mag_ratio * long_side, canvas_size) / long_side
+    cap = max(canvas_size, min(max_canvas_size, LARGE_PAGE_SHARE * long_side))
+    return min(mag_ratio * long_side, cap) / long_side
 
 
 def estimate_text_height(image: np.ndarray) -> float | None:
@@ -77,15 +85,16 @@ def estimate_text_height(image: np.ndarray) -> float | None:
     return float(np.median(h[blobs])) / factor
 
 
-def prepare(image: np.ndarray, canvas_size: int, mag_ratio: float, text_height: float | None = None) -> Prepared:
+def prepare(image: np.ndarray, canvas_size: int, mag_ratio: float, text_height: float | None = None,
+            max_canvas_size: int = 0) -> Prepared:
     """Resize ``image`` (H×W×3 uint8 RGB) for the detector and normalize it with ImageNet statistics.
 
     With ``text_height``, a page is not magnified beyond what its text needs: its characters
     (:func:`estimate_text_height`) are brought to about that height, never above the canvas
-    and ``mag_ratio``."""
+    and ``mag_ratio``; large pages may grow the canvas up to ``max_canvas_size`` (:func:`target_scale`)."""
     check_image(image)
     height, width = image.shape[:2]
-    scale = target_scale(height, width, canvas_size, mag_ratio)
+    scale = target_scale(height, width, canvas_size, mag_ratio, max_canvas_size)
     if text_height is not None and (found := estimate_text_height(image)) is not None:
         scale = min(scale, text_height / found)
     new_h, new_w = max(1, int(height * scale)), max(1, int(width * scale))

@@ -110,6 +110,7 @@ class NeuralEngine(Engine):
         runtime = RuntimeConfig(intra_op_threads=config.threads)
         detector_config = DetectorConfig(text_threshold=config.text_threshold, link_threshold=config.link_threshold,
                                          low_text=config.low_text, canvas_size=config.canvas_size,
+                                         max_canvas_size=config.max_canvas_size,
                                          text_height=config.text_height or None, faint_text=config.faint_text)
         self.config = config
         self.detector = Detector.named(config.detector, detector_config, runtime)
