@@ -55,11 +55,11 @@ class Session:
         """Run the model on positional inputs; returns outputs in declaration order. With ``release_memory``
         the memory arena gives back what this run took beyond what it held before (a large input's
         activations would otherwise stay reserved for the life of the session)."""
-        import onnxruntime as ort
-
         feed = dict(zip(self.input_names, inputs, strict=True))
         options = None
         if release_memory:
+            import onnxruntime as ort
+
             options = ort.RunOptions()
             options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         return self._session.run(self.output_names, feed, options)
