@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 
 from ocr.detection import Detector, DetectorConfig
-from ocr.detection.predictor import RELEASE_ABOVE_PIXELS
 from ocr.runtime import RuntimeConfig
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -45,7 +44,7 @@ def test_large_page_keeps_its_resolution_and_maps_words_back() -> None:
     grown = Detector.named("student-int8", DetectorConfig(max_canvas_size=2048), runtime)
     _, prepared = grown.score_maps(large)
     assert max(prepared.resized) == 2048
-    assert prepared.tensor.shape[2] * prepared.tensor.shape[3] > RELEASE_ABOVE_PIXELS
+    assert prepared.tensor.shape[2] * prepared.tensor.shape[3] > grown.model.release_above  # memory given back
     expected = [np.mean(w.polygon, axis=0) for w in Detector.named("student-int8", runtime=runtime).detect(page)]
     found = [np.mean(w.polygon, axis=0) / factor for w in grown.detect(large)]
     assert len(expected) >= 20

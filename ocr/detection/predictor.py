@@ -70,10 +70,6 @@ class DetectedWord:
     """A faint character, not a word: kept only where a recognizer confirms it (see ``faint_text``)."""
 
 
-RELEASE_ABOVE_PIXELS = 1280 * 1280
-"""The largest detector input whose memory the arena keeps for the next page: any page at the usual canvas."""
-
-
 class OnnxScoreModel:
     """A :data:`ScoreModel` running an ONNX file through :class:`ocr.runtime.Session`.
 
@@ -81,15 +77,17 @@ class OnnxScoreModel:
     its own: the 15 `tesseract_testing` pages peaked at 583 MB with the arena and patterns, 480 with
     neither). The arena stays (about 10 MB more): without it each page's buffers are fresh memory from
     the system, and the page faults cost a FUNSD form a fifth of the model's time (80 against 62 ms, 7 %
-    of the page). An input larger than :data:`RELEASE_ABOVE_PIXELS` (a large page's grown canvas) gives its
-    memory back after the run: the 15 `tesseract_testing` pages peaked at 488 MB without that, 393 with it,
-    in the same time."""
+    of the page). An input of more than ``release_above`` pixels (a large page's grown canvas: the detector
+    passes its canvas size squared) gives its memory back after the run: the 15 `tesseract_testing` pages
+    peaked at 488 MB without that, 393 with it, in the same time."""
 
-    def __init__(self, path: str | Path, runtime: RuntimeConfig = RuntimeConfig()) -> None:
+    def __init__(self, path: str | Path, runtime: RuntimeConfig = RuntimeConfig(),
+                 release_above: int = DetectorConfig.canvas_size ** 2) -> None:
         self.session = Session(path, replace(runtime, memory_pattern=False))
+        self.release_above = release_above
 
     def __call__(self, tensor: np.ndarray) -> np.ndarray:
-        return self.session.run(tensor, release_memory=tensor.shape[2] * tensor.shape[3] > RELEASE_ABOVE_PIXELS)[0]
+        return self.session.run(tensor, release_memory=tensor.shape[2] * tensor.shape[3] > self.release_above)[0]
 
 
 def model_paths(name: str) -> tuple[Path, ...]:
@@ -113,7 +111,7 @@ class Detector:
     @classmethod
     def named(cls, name: str, config: DetectorConfig = DetectorConfig(), runtime: RuntimeConfig = RuntimeConfig()) -> Detector:
         """The detector ``name`` (one of :data:`DETECTOR_NAMES`) on onnxruntime."""
-        models = [OnnxScoreModel(path, runtime) for path in model_paths(name)]
+        models = [OnnxScoreModel(path, runtime, config.canvas_size ** 2) for path in model_paths(name)]
         return cls(models[0], config, *models[1:])
 
     def score_maps(self, image: np.ndarray) -> tuple[np.ndarray, Prepared]:

@@ -38,9 +38,9 @@ from ..charset import BLANK, CHARSET, EASYOCR_ENGLISH_G2, case_folding
 from ..nets.recognizer import TextRecognizer, build_model, load_english_g2
 from ..recognition.config import RecognizerConfig
 from .data import BatchStream, LineSource, Mixture, Sample, Source, SynthSource, jitter_crop, resize_to_height, to_tensor
+from .int8 import quantize_convolutions
 from .lines import LineCrop, cached_lines, split_by_page
 from .packs import SETS as PACK_SETS, load_pack
-from .int8 import quantize_convolutions
 from .onnx_weights import model_from_onnx
 from .schedule import progress
 from .photos import licence_of
