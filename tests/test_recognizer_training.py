@@ -33,7 +33,8 @@ from ocr.training.recognizer import (
 )
 from ocr.training import synth
 from ocr.training.synth import Renderer, find_fonts, load_grounds
-from ocr.training.text import TextSampler
+from ocr.training.synth_scene import SceneRenderer, luminance
+from ocr.training.text import TextSampler, scene_words
 
 WORDS = [("receipt", 9), ("total", 8), ("cash", 7), ("change", 5), ("coffee", 4), ("price", 3), ("amount", 2)]
 LINES = ["TOTAL 12.50", "CASH 20.00", "CHANGE 7.50", "COFFEE 2 X 3.25"]
@@ -117,6 +118,44 @@ def test_underlines_run_below_the_baseline_and_sometimes_end_near_the_word(fonts
             ends.append(np.flatnonzero(rules[rows.min()]).max())
     assert 20 < len(ends) < 120
     assert 299 in ends and any(190 <= end < 275 for end in ends)
+
+
+def test_scene_words_are_mostly_capitalized_everyday_words() -> None:
+    words = scene_words(2000)
+    assert len(words) > 1500 and all(w.isalpha() and n >= 1 for w, n in words)
+    assert dict(words)["the"] > dict(words)["street"] > 1
+    sampler = TextSampler(words, CHARSET, seed=5)
+    texts = [sampler("scene") for _ in range(400)]
+    capitalized = sum(t[:1].isupper() for t in texts)
+    assert 0.5 * len(texts) < capitalized < 0.95 * len(texts)
+    assert any(any(c.isdigit() for c in t) for t in texts)
+
+
+def test_scene_text_is_cut_close_around_letters_that_stand_out_in_gray(fonts: list[str]) -> None:
+    renderer = SceneRenderer(fonts, 32, seed=6)
+    for _ in range(200):
+        ground, letters, _ = renderer._palette()
+        assert abs(luminance(letters) - luminance(ground)) >= 25
+    short = [renderer("AB") for _ in range(30)]
+    long = [renderer("ABCDEFGHABCD") for _ in range(30)]
+    assert all(im.dtype == np.uint8 and im.shape[0] == 32 for im in short + long)
+    # cut close: twelve letters make crops several times wider than two
+    assert np.median([im.shape[1] for im in long]) > 3 * np.median([im.shape[1] for im in short])
+    # the letters show: most crops span a wide range of gray levels
+    assert np.median([np.percentile(im, 95) - np.percentile(im, 5) for im in long]) > 40
+
+
+def test_scene_text_joins_the_mixture_and_its_validation_when_weighted(tmp_path: Path, fonts: list[str]) -> None:
+    pages = _page_set(tmp_path / "pages", pages=2)
+    cfg = replace(preset("tiny"), lines=str(pages), cache=str(tmp_path / "cache"),
+                  mix={"sroie": 0.0, "synth_word": 0.0, "synth_line": 0.0, "synth_scene": 1.0})
+    data = build_data(cfg, words=WORDS, fonts=fonts, crops=cut_lines(pages))
+    assert len(data.val["scene_val"]) == 8 and "wordfreq" in data.sources["synth_scene"]
+    drawn = [data.mixture() for _ in range(20)]
+    assert all(s.image.shape[0] == 32 for s in drawn)
+    assert not {s.text.lower() for s in drawn} <= {w for w, _ in WORDS}  # words of the scene list, not the given ones
+    plain = build_data(replace(cfg, mix=preset("tiny").mix), words=WORDS, fonts=fonts, crops=cut_lines(pages))
+    assert "scene_val" not in plain.val and "synth_scene" not in plain.sources
 
 
 def test_caseless_loss_ignores_case_but_not_letters() -> None:

@@ -45,7 +45,8 @@ from .onnx_weights import model_from_onnx
 from .schedule import progress
 from .photos import licence_of
 from .synth import FONT_ROOTS, PHOTO_GROUND, Renderer, find_fonts, load_grounds
-from .text import TextSampler, cached_words
+from .synth_scene import SceneRenderer
+from .text import TextSampler, cached_words, scene_words
 
 SROIE_TRAIN = "/work/shared/data/train/sroie_train"
 ENGLISH_G2 = "english_g2"
@@ -403,7 +404,7 @@ def build_data(cfg: TrainConfig, words: list[tuple[str, int]] | None = None, fon
         pack = load_pack(cfg.pack)
         real = {name: (pack.train[name], pack.val[name], pack.caseless[name]) for name in pack.train}
         described = {name: text for name, text in pack.sources.items() if name in weights}
-    known = ["sroie", "synth_word", "synth_line", *real]
+    known = ["sroie", "synth_word", "synth_line", "synth_scene", *real]
     for name in weights:
         if name not in known and name in PACK_SETS and not cfg.pack:
             raise ValueError(f"--mix: {name} is a set of a pack: give --pack")
@@ -438,6 +439,10 @@ def build_data(cfg: TrainConfig, words: list[tuple[str, int]] | None = None, fon
         renderer = Renderer(fonts, rc.img_height, max_width=cfg.max_width, grounds=grounds)
         sources[f"synth_{kind}"] = SynthSource(TextSampler(words, rc.charset), renderer, kind, seed + offset,
                                                context=cfg.context if kind == "word" else 0.0)
+    if "synth_scene" in weights:
+        scene_sampler = TextSampler(scene_words(), rc.charset)
+        sources["synth_scene"] = SynthSource(scene_sampler, SceneRenderer(fonts, rc.img_height, max_width=cfg.max_width,
+                                                                          grounds=grounds), "scene", seed + 4)
     mixture = Mixture(sources, weights, seed, max_length=rc.max_length if rc.prediction == "Attn" else None)
     # Validation: each real set's held-out pages (clean crops) and a fixed synthetic set.
     val_rng = random.Random(seed + 100)
@@ -452,10 +457,18 @@ def build_data(cfg: TrainConfig, words: list[tuple[str, int]] | None = None, fon
                              "word", seed + 101)
     val["synth_val"] = [s for s in (val_source() for _ in range(3 * cfg.val_synth))
                         if rc.prediction == "CTC" or len(s.text) <= rc.max_length][: cfg.val_synth]
+    if "synth_scene" in weights:
+        scene_val = SynthSource(TextSampler(scene_words(), rc.charset),
+                                SceneRenderer(fonts, rc.img_height, max_width=cfg.max_width), "scene", seed + 102)
+        val["scene_val"] = [s for s in (scene_val() for _ in range(3 * cfg.val_synth))
+                            if rc.prediction == "CTC" or len(s.text) <= rc.max_length][: cfg.val_synth]
     described["synth"] = f"{len(fonts)} fonts, {len(words)} words from offline docs + SROIE train transcripts"
     if grounds:
         described["synth"] += (f"; {PHOTO_GROUND:.0%} of training crops drawn on {len(grounds)} photographs of {cfg.grounds} "
                                f"({licence_of(Path(cfg.grounds))})")
+    if "synth_scene" in weights:
+        described["synth_scene"] = (f"scene text ({SceneRenderer.__module__}): {len(fonts)} fonts, wordfreq's most frequent "
+                                    "English words (CC-BY-SA 4.0), numbers and codes")
     described["teacher"] = cfg.teacher or "none"
     return Data(mixture, val, described)
 

@@ -41,6 +41,22 @@ TLDS = ("com", "org", "net", "co.uk", "de", "fr", "io", "com.my", "edu")
 UNITS = ("kg", "g", "mg", "km", "m", "cm", "mm", "ml", "L", "pcs", "PC", "%", "°C", "°F", "x", "lb", "oz")
 
 
+SCENE_WORDS = 50_000
+"""How many of wordfreq's most frequent English words scene text is drawn from."""
+
+
+def scene_words(size: int = SCENE_WORDS) -> list[tuple[str, int]]:
+    """The ``size`` most frequent English words of everyday writing (``wordfreq``: web, news, subtitles,
+    books; CC-BY-SA 4.0) with their frequencies per billion words: the names, brands and plain words of
+    signs, where the offline documentation's words are technical."""
+    try:
+        import wordfreq
+    except ImportError:
+        raise RuntimeError("scene text needs wordfreq: pip install 'ocr[train]'") from None
+    words = [w for w in wordfreq.top_n_list("en", size) if w.isalpha()]
+    return [(w, max(1, round(wordfreq.word_frequency(w, "en") * 1e9))) for w in words]
+
+
 def build_word_counts(roots: Iterable[str | Path], max_files: int = 4000, max_bytes: int = 400_000) -> Counter[str]:
     """Lower-cased word frequencies over the text files (plain or gzip) under ``roots``."""
     counts: Counter[str] = Counter()
@@ -100,7 +116,8 @@ def build_lexicon(dictionary: str | Path, counts: Iterable[tuple[str, int]], out
 
 
 class TextSampler:
-    """Draws training strings: single tokens (``word``) or short lines (``line``) over a charset."""
+    """Draws training strings: single tokens (``word``), words as signs print them (``scene``) or short
+    lines (``line``) over a charset."""
 
     def __init__(self, words: list[tuple[str, int]], charset: str, seed: int = 0) -> None:
         if not words:
@@ -121,8 +138,8 @@ class TextSampler:
         self.kind_weights = [w for _, w in self.kinds]
 
     def __call__(self, kind: str = "word") -> str:
-        """A string of ``kind`` ``word`` or ``line``, restricted to the charset."""
-        text = self.line() if kind == "line" else self.token()
+        """A string of ``kind`` ``word``, ``scene`` or ``line``, restricted to the charset."""
+        text = self.line() if kind == "line" else self.scene() if kind == "scene" else self.token()
         text = "".join(c for c in text if c in self.charset).strip()
         return " ".join(text.split()) or self.plain_word()
 
@@ -152,6 +169,15 @@ class TextSampler:
 
     def word(self) -> str:
         return self.cased(self.plain_word())
+
+    def scene(self) -> str:
+        """A word as signs and shopfronts print it: mostly capitals or a capital first, sometimes a
+        number, a code or any other token."""
+        rng, r = self.rng, self.rng.random()
+        if r < 0.75:
+            word = self.plain_word()
+            return word.upper() if r < 0.4 else word[:1].upper() + word[1:] if r < 0.6 else word
+        return self.number() if r < 0.82 else self.code() if r < 0.88 else self.token()
 
     def number(self) -> str:
         rng = self.rng
