@@ -120,10 +120,11 @@ def test_underlines_run_below_the_baseline_and_sometimes_end_near_the_word(fonts
     assert 299 in ends and any(190 <= end < 275 for end in ends)
 
 
-def test_scene_words_are_mostly_capitalized_everyday_words() -> None:
-    words = scene_words(2000)
+def test_scene_words_are_mostly_capitalized_everyday_words(tmp_path: Path) -> None:
+    words = scene_words(tmp_path / "scene.tsv", size=2000)
     assert len(words) > 1500 and all(w.isalpha() and n >= 1 for w, n in words)
     assert dict(words)["the"] > dict(words)["street"] > 1
+    assert scene_words(tmp_path / "scene.tsv", size=10) == words  # the cached list, not wordfreq again
     sampler = TextSampler(words, CHARSET, seed=5)
     texts = [sampler("scene") for _ in range(400)]
     capitalized = sum(t[:1].isupper() for t in texts)

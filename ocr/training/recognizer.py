@@ -439,10 +439,10 @@ def build_data(cfg: TrainConfig, words: list[tuple[str, int]] | None = None, fon
         renderer = Renderer(fonts, rc.img_height, max_width=cfg.max_width, grounds=grounds)
         sources[f"synth_{kind}"] = SynthSource(TextSampler(words, rc.charset), renderer, kind, seed + offset,
                                                context=cfg.context if kind == "word" else 0.0)
-    if "synth_scene" in weights:
-        scene_sampler = TextSampler(scene_words(), rc.charset)
-        sources["synth_scene"] = SynthSource(scene_sampler, SceneRenderer(fonts, rc.img_height, max_width=cfg.max_width,
-                                                                          grounds=grounds), "scene", seed + 4)
+    scene = scene_words(cache / "scene_words.tsv") if "synth_scene" in weights else None
+    if scene:
+        sources["synth_scene"] = SynthSource(TextSampler(scene, rc.charset), SceneRenderer(
+            fonts, rc.img_height, max_width=cfg.max_width, grounds=grounds), "scene", seed + 4)
     mixture = Mixture(sources, weights, seed, max_length=rc.max_length if rc.prediction == "Attn" else None)
     # Validation: each real set's held-out pages (clean crops) and a fixed synthetic set.
     val_rng = random.Random(seed + 100)
@@ -453,20 +453,20 @@ def build_data(cfg: TrainConfig, words: list[tuple[str, int]] | None = None, fon
         held = val_rng.sample(held, min(cfg.val_lines, len(held)))
         val[f"{name}_val"] = [Sample(resize_to_height(jitter_crop(c), rc.img_height, cfg.max_width), c.text, caseless)
                               for c in held]
-    val_source = SynthSource(TextSampler(words, rc.charset), Renderer(fonts, rc.img_height, max_width=cfg.max_width),
-                             "word", seed + 101)
-    val["synth_val"] = [s for s in (val_source() for _ in range(3 * cfg.val_synth))
-                        if rc.prediction == "CTC" or len(s.text) <= rc.max_length][: cfg.val_synth]
-    if "synth_scene" in weights:
-        scene_val = SynthSource(TextSampler(scene_words(), rc.charset),
-                                SceneRenderer(fonts, rc.img_height, max_width=cfg.max_width), "scene", seed + 102)
-        val["scene_val"] = [s for s in (scene_val() for _ in range(3 * cfg.val_synth))
-                            if rc.prediction == "CTC" or len(s.text) <= rc.max_length][: cfg.val_synth]
+    def fixed(source: SynthSource) -> list[Sample]:
+        return [s for s in (source() for _ in range(3 * cfg.val_synth))
+                if rc.prediction == "CTC" or len(s.text) <= rc.max_length][: cfg.val_synth]
+
+    val["synth_val"] = fixed(SynthSource(TextSampler(words, rc.charset), Renderer(fonts, rc.img_height, max_width=cfg.max_width),
+                                         "word", seed + 101))
+    if scene:
+        val["scene_val"] = fixed(SynthSource(TextSampler(scene, rc.charset),
+                                             SceneRenderer(fonts, rc.img_height, max_width=cfg.max_width), "scene", seed + 102))
     described["synth"] = f"{len(fonts)} fonts, {len(words)} words from offline docs + SROIE train transcripts"
     if grounds:
         described["synth"] += (f"; {PHOTO_GROUND:.0%} of training crops drawn on {len(grounds)} photographs of {cfg.grounds} "
                                f"({licence_of(Path(cfg.grounds))})")
-    if "synth_scene" in weights:
+    if scene:
         described["synth_scene"] = (f"scene text ({SceneRenderer.__module__}): {len(fonts)} fonts, wordfreq's most frequent "
                                     "English words (CC-BY-SA 4.0), numbers and codes")
     described["teacher"] = cfg.teacher or "none"

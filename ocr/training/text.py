@@ -45,16 +45,22 @@ SCENE_WORDS = 50_000
 """How many of wordfreq's most frequent English words scene text is drawn from."""
 
 
-def scene_words(size: int = SCENE_WORDS) -> list[tuple[str, int]]:
+def scene_words(cache: str | Path | None = None, size: int = SCENE_WORDS) -> list[tuple[str, int]]:
     """The ``size`` most frequent English words of everyday writing (``wordfreq``: web, news, subtitles,
     books; CC-BY-SA 4.0) with their frequencies per billion words: the names, brands and plain words of
-    signs, where the offline documentation's words are technical."""
+    signs, where the offline documentation's words are technical. Read from or written to ``cache``
+    (a TSV file), so that a training machine without wordfreq can be given the file."""
+    if cache is not None and Path(cache).is_file():
+        return _read_counts(Path(cache))
     try:
         import wordfreq
     except ImportError:
-        raise RuntimeError("scene text needs wordfreq: pip install 'ocr[train]'") from None
+        raise RuntimeError("scene text needs wordfreq (pip install 'ocr[train]') or its cached word list") from None
     words = [w for w in wordfreq.top_n_list("en", size) if w.isalpha()]
-    return [(w, max(1, round(wordfreq.word_frequency(w, "en") * 1e9))) for w in words]
+    counted = [(w, max(1, round(wordfreq.word_frequency(w, "en") * 1e9))) for w in words]
+    if cache is not None:
+        _write_counts(Path(cache), counted)
+    return counted
 
 
 def build_word_counts(roots: Iterable[str | Path], max_files: int = 4000, max_bytes: int = 400_000) -> Counter[str]:
@@ -83,15 +89,23 @@ def cached_words(cache: str | Path, roots: Iterable[str | Path] = DEFAULT_CORPUS
     """The ``size`` most frequent words of ``roots`` (plus ``extra`` text), read from or written to ``cache``."""
     cache = Path(cache)
     if cache.is_file():
-        rows = [line.split("\t") for line in cache.read_text(encoding="utf-8").splitlines()]
-        return [(w, int(n)) for w, n in rows]
+        return _read_counts(cache)
     counts = build_word_counts(roots)
     for text in extra:
         counts.update(w.lower() for w in _WORD.findall(text) if 2 <= len(w) <= 18)
     words = [(w, n) for w, n in counts.most_common(size) if n >= min_count]
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text("".join(f"{w}\t{n}\n" for w, n in words), encoding="utf-8")
+    _write_counts(cache, words)
     return words
+
+
+def _read_counts(path: Path) -> list[tuple[str, int]]:
+    rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()]
+    return [(w, int(n)) for w, n in rows]
+
+
+def _write_counts(path: Path, words: list[tuple[str, int]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{w}\t{n}\n" for w, n in words), encoding="utf-8")
 
 
 SHORT_WORDS = frozenset("a i am an as at be by do go he if in is it me my no of oh ok on or so to up us we".split())
