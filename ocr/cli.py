@@ -795,7 +795,8 @@ def train() -> None:
 @click.option("--threads", type=int, default=None, help="Torch threads [1].")
 @click.option("--lines", default=None, help="Page set with line boxes for real crops [sroie_train].")
 @click.option("--pack", default=None, help="Real crops of every training set, from `ocr train pack` (its sets join --mix).")
-@click.option("--mix", default=None, help="Source weights over the preset's, as NAME=WEIGHT,... (0 leaves a source out).")
+@click.option("--mix", default=None, help="Source weights over the preset's, as NAME=WEIGHT,... (0 leaves a source out): "
+                                          "synth_word, synth_line, synth_scene (scene text), sroie, and the pack's sets.")
 @click.option("--fonts", default=None, help="Folder of fonts for synthetic text [the system's].")
 @click.option("--grounds", default=None,
               help="Folder of photographs (`ocr train photos`) a fifth of the synthetic text is drawn on.")
