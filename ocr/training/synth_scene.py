@@ -28,7 +28,8 @@ def luminance(colour: np.ndarray | Sequence[float]) -> float:
 
 
 class SceneRenderer(Renderer):
-    """Scene-text crops of a string (``left`` and ``right``: words beside it on the same sign)."""
+    """Scene-text crops of a string, cut close around it (``left`` and ``right``, the paper renderer's
+    neighbouring words, are not drawn)."""
 
     def __call__(self, text: str, left: str = "", right: str = "") -> np.ndarray:
         rng = self.rng
@@ -39,8 +40,8 @@ class SceneRenderer(Renderer):
         fill, outline, neighbours = self._warp(fill, outline, neighbours, size=size)
         ink = np.maximum(fill, outline)
         ys, xs = np.nonzero(ink > 0.3)
-        if ys.size == 0:
-            return degrade(np.full((self.height, self.height), 128, np.float32), self.height, rng, self.np_rng)
+        if ys.size == 0:  # nothing drawn (a font without these glyphs): print it on paper instead
+            return super().__call__(text)
         ground, text_colour, edge_colour = self._palette()
         img = self._ground(fill.shape, ground)
         if rng.random() < 0.25:
@@ -56,7 +57,7 @@ class SceneRenderer(Renderer):
         return degrade(gray, self.height, rng, self.np_rng, self.max_width)
 
     def _letters(self, text: str, font, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Masks (0-1) of the letters' fill and of their outline (empty half the time), spaced and
+        """Masks (0-1) of the letters' fill and of their outline (empty seven times in ten), spaced and
         stretched at random, on a canvas with room to bend and turn them."""
         rng = self.rng
         spacing = rng.choice((0, 0, 0, rng.randint(1, max(1, size // 4)), -rng.randint(1, max(1, size // 12))))
