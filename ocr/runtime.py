@@ -50,16 +50,12 @@ class Session:
         self.input_names = [i.name for i in self._session.get_inputs()]
         self.output_names = [o.name for o in self._session.get_outputs()]
         self.providers = self._session.get_providers()
+        self._release = ort.RunOptions()
+        self._release.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     def run(self, *inputs: np.ndarray, release_memory: bool = False) -> list[np.ndarray]:
         """Run the model on positional inputs; returns outputs in declaration order. With ``release_memory``
         the memory arena gives back what this run took beyond what it held before (a large input's
         activations would otherwise stay reserved for the life of the session)."""
         feed = dict(zip(self.input_names, inputs, strict=True))
-        options = None
-        if release_memory:
-            import onnxruntime as ort
-
-            options = ort.RunOptions()
-            options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-        return self._session.run(self.output_names, feed, options)
+        return self._session.run(self.output_names, feed, self._release if release_memory else None)

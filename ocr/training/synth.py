@@ -220,13 +220,7 @@ class Renderer:
         jitter = h * 0.08
         dst = src + np.float32([[shear + rng.uniform(-jitter, jitter), rng.uniform(-jitter, jitter)] if i < 2 else
                                 [rng.uniform(-jitter, jitter), rng.uniform(-jitter, jitter)] for i in range(4)])
-        angle = np.deg2rad(rng.uniform(-3, 3) if rng.random() < 0.7 else 0.0)
-        c, s = np.cos(angle), np.sin(angle)
-        centre = np.float32([w / 2, h / 2])
-        dst = (dst - centre) @ np.float32([[c, -s], [s, c]]).T + centre
-        dst -= dst.min(axis=0)
-        out_size = (int(np.ceil(dst[:, 0].max())) + 1, int(np.ceil(dst[:, 1].max())) + 1)
-        return cv2.getPerspectiveTransform(src, dst.astype(np.float32)), out_size
+        return turned_quad(src, dst, np.deg2rad(rng.uniform(-3, 3) if rng.random() < 0.7 else 0.0))
 
     def _shadow(self, img: np.ndarray) -> np.ndarray:
         rng = self.rng
@@ -257,6 +251,18 @@ class Renderer:
         h, w = img.shape
         return img[max(0, y0 - margin()) : min(h, y1 + margin()),
                    max(0, x0 - margin(True)) : min(w, x1 + margin(True))]
+
+
+def turned_quad(src: np.ndarray, dst: np.ndarray, angle: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """The perspective matrix taking the corners ``src`` (4×2, a w×h image's) to ``dst`` turned by ``angle``
+    radians about the image's centre, shifted to the origin; and the output size that holds them."""
+    w, h = src[2]
+    c, s = np.cos(angle), np.sin(angle)
+    centre = np.float32([w / 2, h / 2])
+    dst = (dst - centre) @ np.float32([[c, -s], [s, c]]).T + centre
+    dst -= dst.min(axis=0)
+    out_size = (int(np.ceil(dst[:, 0].max())) + 1, int(np.ceil(dst[:, 1].max())) + 1)
+    return cv2.getPerspectiveTransform(src, dst.astype(np.float32)), out_size
 
 
 def degrade(img: np.ndarray, height: int, rng: random.Random, np_rng: np.random.Generator,

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .synth import Renderer, _font, degrade
+from .synth import Renderer, _font, degrade, turned_quad
 
 
 def luminance(colour: np.ndarray | Sequence[float]) -> float:
@@ -112,13 +112,7 @@ class SceneRenderer(Renderer):
         jitter = np.float32([[rng.uniform(-1, 1) * 0.12 * h, rng.uniform(-1, 1) * 0.15 * h] for _ in range(4)])
         shear = rng.uniform(-0.3, 0.3) * h if rng.random() < 0.3 else 0.0
         dst = src + jitter + np.float32([[shear, 0], [shear, 0], [0, 0], [0, 0]])
-        angle = math.radians(rng.uniform(-8, 8))
-        c, s = math.cos(angle), math.sin(angle)
-        centre = np.float32([w / 2, h / 2])
-        dst = (dst - centre) @ np.float32([[c, -s], [s, c]]).T + centre
-        dst -= dst.min(axis=0)
-        out = (int(np.ceil(dst[:, 0].max())) + 1, int(np.ceil(dst[:, 1].max())) + 1)
-        matrix = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+        matrix, out = turned_quad(src, dst, math.radians(rng.uniform(-8, 8)))
         return tuple(cv2.warpPerspective(m, matrix, out, flags=cv2.INTER_LINEAR) for m in masks)
 
     def _palette(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
