@@ -44,6 +44,7 @@ from .errors import EXIT_INPUT, EXIT_OK, EXIT_OUTPUT, OcrError, OutputError, Usa
 from .export import EXTENSIONS, FORMATS, render_file
 from .io import read_bytes
 from .io.files import TEMP_SUFFIX, write_atomic
+from .models import file_digest
 from .pipeline import read_document
 from .workers import EngineFor, Task, WorkerPool
 
@@ -271,14 +272,10 @@ def _read_input(executor: Executor, item: BatchInput, out: Path, settings: Batch
 
 
 def _file_sha256(path: Path) -> str | None:
-    digest = hashlib.sha256()
     try:
-        with path.open("rb") as stream:
-            for chunk in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(chunk)
+        return file_digest(path)
     except OSError:
         return None
-    return digest.hexdigest()
 
 
 class _Journal:

@@ -27,10 +27,10 @@ from ocr.training.recognizer import (
     init_from_english_g2,
     preset,
     resume_config,
-    sha256,
     teacher_labels,
     train,
 )
+from ocr.models import file_digest
 from ocr.training import synth
 from ocr.training.synth import Renderer, find_fonts, load_grounds
 from ocr.training.synth_scene import SceneRenderer, luminance
@@ -259,7 +259,7 @@ def test_tiny_training_run_resumes_and_exports(tmp_path: Path, fonts: list[str])
     manifest = export(out, data=data, echo=echoed.append)
     for name in ("tiny.onnx", "tiny.int8.onnx"):
         entry = manifest["files"][name]
-        assert entry["sha256"] == sha256(out / name) and (out / entry["config"]).is_file()
+        assert entry["sha256"] == file_digest(out / name) and (out / entry["config"]).is_file()
         assert {"sroie_val_cer", "synth_val_acc", "synth_val_crops_per_s"} <= entry["metrics"].keys()
         assert json.loads((out / entry["config"]).read_text())["temperature"] == entry["confidence"]["temperature"]
         assert entry["confidence"]["temperature"] in TEMPERATURES

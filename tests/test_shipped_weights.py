@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ocr.models import PRETRAINED
-from ocr.training.recognizer import sha256
+from ocr.models import file_digest
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 
@@ -35,4 +35,4 @@ def test_each_trained_weight_file_matches_the_digest_its_manifest_records() -> N
     assert shipped, "no trained weights in weights/"
     for name in shipped:
         assert name in recorded, f"{name} has no manifest naming it"
-        assert sha256(WEIGHTS / name) == recorded[name], f"{name} differs from its manifest"
+        assert file_digest(WEIGHTS / name) == recorded[name], f"{name} differs from its manifest"

@@ -191,11 +191,8 @@ def teacher_weights_path() -> Path:
 
 def file_md5(path: Path) -> str:
     """Hex MD5 of a file, read in chunks."""
-    digest = hashlib.md5()
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "md5").hexdigest()
 
 
 # Authors' names (torchvision's vgg16_bn feature indices inside "slices") → ours.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import statistics
@@ -13,6 +12,7 @@ import numpy as np
 import torch
 
 from ocr.detection.preprocess import prepare
+from ocr.models import file_digest
 from ocr.nets.export import export_detector
 from ocr.nets.lite_craft import count_parameters
 
@@ -28,15 +28,6 @@ EXPORT_RECIPE = "batch norms folded; int8: static QDQ, per-channel 7-bit weights
 """How the files are made; a manifest with another recipe is exported again."""
 BENCH_PAGE = (1400, 1000)
 """Height and width of the page the speed is measured on (a document page at ~120 dpi)."""
-
-
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _session(path: Path, threads: int):  # noqa: ANN202 - onnxruntime type
@@ -88,7 +79,7 @@ def export_files(name: str) -> tuple[str, str, str]:
 
 
 def _file_entry(path: Path) -> dict:
-    return {"file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size}
+    return {"file": path.name, "sha256": file_digest(path), "bytes": path.stat().st_size}
 
 
 def _up_to_date(previous: dict, checkpoint_sha: str, weights_dir: Path) -> bool:
@@ -97,7 +88,7 @@ def _up_to_date(previous: dict, checkpoint_sha: str, weights_dir: Path) -> bool:
         return False
     entries = previous.get("files", {}).values()
     return bool(entries) and all(
-        (weights_dir / e["file"]).is_file() and sha256(weights_dir / e["file"]) == e["sha256"] for e in entries
+        (weights_dir / e["file"]).is_file() and file_digest(weights_dir / e["file"]) == e["sha256"] for e in entries
     )
 
 
@@ -146,7 +137,7 @@ def _exported_manifest(onnx_file: Path) -> dict:
     if not (onnx_file.is_file() and manifest.is_file()):
         return {}
     previous = json.loads(manifest.read_text())
-    digest = sha256(onnx_file)
+    digest = file_digest(onnx_file)
     return previous if any(f.get("sha256") == digest for f in previous.get("files", {}).values()) else {}
 
 
@@ -166,7 +157,7 @@ def export_student(run_dir: Path, weights_dir: Path, threads: int = 1, metrics: 
     weights_dir.mkdir(parents=True, exist_ok=True)
     fp32, int8, manifest_path = (weights_dir / file for file in export_files(name))
     previous = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-    checkpoint_sha = sha256(checkpoint)
+    checkpoint_sha = file_digest(checkpoint)
     seed = meta["config"]["seed"]
     fresh = not _up_to_date(previous, checkpoint_sha, weights_dir)
     # Before exporting: a run started from the export it replaces reads that export's manifest.

@@ -14,7 +14,6 @@ up to case (distillation that restores the case).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -34,6 +33,7 @@ import torch.nn.functional as F
 
 from ..eval.metrics import edit_distance
 from ..io.files import replacing, write_atomic
+from ..models import file_digest
 from ..charset import BLANK, CHARSET, EASYOCR_ENGLISH_G2, case_folding
 from ..nets.recognizer import TextRecognizer, build_model, load_english_g2
 from ..recognition.config import RecognizerConfig
@@ -365,7 +365,7 @@ def teacher_labels(model: TextRecognizer, crops: Sequence[LineCrop], cache: Path
 
 def teacher_id(spec: str) -> str:
     """A short name that changes when the teacher ``spec`` (see :func:`load_teacher`) changes."""
-    return spec if spec == ENGLISH_G2 else sha256(_teacher_checkpoint(spec))[:16]
+    return spec if spec == ENGLISH_G2 else file_digest(_teacher_checkpoint(spec))[:16]
 
 
 def _teacher_checkpoint(spec: str) -> Path:
@@ -692,15 +692,6 @@ def train(cfg: TrainConfig, out: Path, resume: bool = False, command: str = "", 
 # --------------------------------------------------------------------------- export
 
 
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def command_line() -> str:
     """The command that started this process, as typed."""
     return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else ""
@@ -783,7 +774,7 @@ def export(out: Path, which: str = "best", data: Data | None = None, threads: in
             for key, value in score(predictions, [s.text for s in samples], caseless).items():
                 metrics[f"{name}_{key}"] = round(value, 3)
             metrics[f"{name}_crops_per_s"] = round(rate, 1)
-        files[path.name] = {"sha256": sha256(path), "bytes": path.stat().st_size, "config": path.with_suffix(".json").name,
+        files[path.name] = {"sha256": file_digest(path), "bytes": path.stat().st_size, "config": path.with_suffix(".json").name,
                             "metrics": metrics, "confidence": calibration}
         echo(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB {metrics} {calibration}")
     run = RunState(**saved["state"]) if "state" in saved else None
