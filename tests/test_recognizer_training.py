@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import replace
 from pathlib import Path
 
@@ -144,6 +145,22 @@ def test_scene_text_is_cut_close_around_letters_that_stand_out_in_gray(fonts: li
     assert np.median([im.shape[1] for im in long]) > 3 * np.median([im.shape[1] for im in short])
     # the letters show: most crops span a wide range of gray levels
     assert np.median([np.percentile(im, 95) - np.percentile(im, 5) for im in long]) > 40
+
+
+def test_a_close_cut_clipping_a_thin_mark_keeps_its_ink(fonts: list[str]) -> None:
+    # a cut inside a "1" on both sides once came out empty and killed a training run
+    class Clipping(random.Random):
+        def random(self) -> float:
+            return 0.0  # always the clipping branch
+
+        def uniform(self, a: float, b: float) -> float:
+            return a  # as deep as it goes
+
+    renderer = SceneRenderer(fonts, 32, seed=3)
+    renderer.rng = Clipping()
+    gray = np.full((60, 40), 200, np.float32)
+    assert renderer._crop_tight(gray, (10, 50, 19, 21)).shape == (36, 2)  # rows clipped, the 2-column stroke kept
+    assert renderer._crop_tight(gray, (10, 50, 5, 35)).shape == (36, 26)
 
 
 def test_scene_text_joins_the_mixture_and_its_validation_when_weighted(tmp_path: Path, fonts: list[str]) -> None:

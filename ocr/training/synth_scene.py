@@ -194,7 +194,12 @@ class SceneRenderer(Renderer):
         def margin() -> int:
             return int(th * (rng.uniform(-0.06, 0.02) if rng.random() < 0.15 else rng.uniform(0.0, 0.3)))
 
-        return gray[max(0, y0 - margin()) : min(h, y1 + margin()), max(0, x0 - margin()) : min(w, x1 + margin())]
+        def cut(lo: int, hi: int, size: int) -> slice:
+            start, end = max(0, lo - margin()), min(size, hi + margin())
+            # clipping keeps at least half of a thin mark (a "1" is narrower than the text is high)
+            return slice(start, end) if end - start >= max(1, (hi - lo) // 2) else slice(lo, hi)
+
+        return gray[cut(y0, y1, h), cut(x0, x1, w)]
 
     def _motion_blur(self, gray: np.ndarray) -> np.ndarray:
         rng = self.rng
