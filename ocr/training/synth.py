@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -243,14 +243,26 @@ class Renderer:
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, lo + xs.min(), lo + xs.max() + 1
         th = y1 - y0
 
-        def margin(side: bool = False) -> int:
+        def margin(side: bool) -> int:
             if side and loose:
                 return int(th * rng.uniform(0.0, 0.6))
             return int(th * (rng.uniform(-0.04, 0.08) if rng.random() < 0.3 else rng.uniform(0.05, 0.4)))
 
-        h, w = img.shape
-        return img[max(0, y0 - margin()) : min(h, y1 + margin()),
-                   max(0, x0 - margin(True)) : min(w, x1 + margin(True))]
+        return cut_around(img, (y0, y1, x0, x1), margin)
+
+
+def cut_around(img: np.ndarray, box: tuple[int, int, int, int], margin: Callable[[bool], int]) -> np.ndarray:
+    """``img`` cut to ``box`` (y0, y1, x0, x1) widened on each edge by ``margin(side)`` pixels (``side``: a left
+    or right edge; drawn top, bottom, left, right), a negative margin clipping the ink. A clip keeps at least
+    half of the box along each axis: a "1" or a "." is narrower than the text is high."""
+    y0, y1, x0, x1 = box
+    h, w = img.shape[:2]
+
+    def cut(lo: int, hi: int, size: int, side: bool) -> slice:
+        start, end = max(0, lo - margin(side)), min(size, hi + margin(side))
+        return slice(start, end) if end - start >= max(1, (hi - lo) // 2) else slice(lo, hi)
+
+    return img[cut(y0, y1, h, False), cut(x0, x1, w, True)]
 
 
 def turned_quad(src: np.ndarray, dst: np.ndarray, angle: float) -> tuple[np.ndarray, tuple[int, int]]:

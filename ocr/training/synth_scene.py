@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .synth import Renderer, _font, degrade, turned_quad
+from .synth import Renderer, _font, cut_around, degrade, turned_quad
 
 
 def luminance(colour: np.ndarray | Sequence[float]) -> float:
@@ -187,19 +187,12 @@ class SceneRenderer(Renderer):
     def _crop_tight(self, gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
         """Cut around the letters as scene datasets do: close margins, sometimes clipping them."""
         rng = self.rng
-        y0, y1, x0, x1 = box
-        th = y1 - y0
-        h, w = gray.shape
+        th = box[1] - box[0]
 
-        def margin() -> int:
+        def margin(_side: bool) -> int:
             return int(th * (rng.uniform(-0.06, 0.02) if rng.random() < 0.15 else rng.uniform(0.0, 0.3)))
 
-        def cut(lo: int, hi: int, size: int) -> slice:
-            start, end = max(0, lo - margin()), min(size, hi + margin())
-            # clipping keeps at least half of a thin mark (a "1" is narrower than the text is high)
-            return slice(start, end) if end - start >= max(1, (hi - lo) // 2) else slice(lo, hi)
-
-        return gray[cut(y0, y1, h), cut(x0, x1, w)]
+        return cut_around(gray, box, margin)
 
     def _motion_blur(self, gray: np.ndarray) -> np.ndarray:
         rng = self.rng
