@@ -138,5 +138,6 @@ def test_the_pack_command_cuts_the_named_sets_of_the_data_folder(tmp_path: Path,
     assert "5 training crops" in result.output  # SVT's last 25 words are held out
     pack = load_pack(out)
     assert list(pack.train) == ["svt_train"] and len(pack.val["svt_train"]) == 25
+    assert pack.caseless["svt_train"]  # SVT annotates every word in upper case, whatever the sign shows
     unknown = CliRunner().invoke(main, ["train", "pack", "--set", "receipts", "--out", str(out)])
     assert unknown.exit_code == 2 and "unknown set 'receipts'" in unknown.output

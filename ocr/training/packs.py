@@ -48,7 +48,7 @@ SETS: dict[str, SetSpec] = {
     "docbank_samples": SetSpec(("words", "lines"), 10, licence="DocBank: Apache-2.0", most=8_000),
     "kleister_nda": SetSpec(("words", "lines"), 12, pdf=True, licence="Kleister-NDA (SEC EDGAR filings): no licence stated; research use"),
     "iiit5k_train": SetSpec(("words",), 200, licence="IIIT5K: research use only"),
-    "svt_train": SetSpec(("words",), 25, licence="SVT: research use only"),
+    "svt_train": SetSpec(("words",), 25, caseless=True, licence="SVT: research use only"),
     "sroie_train": SetSpec(("lines",), 24, caseless=True, licence="ICDAR 2019 SROIE: research use only", most=5_000),
 }
 
